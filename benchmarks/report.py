@@ -1,0 +1,67 @@
+"""Writing benchmark results: the machine they came from, a markdown table, a JSON file.
+
+Why: a timing is meaningless without the machine, versions and load it was measured
+under, so every output carries them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+from pathlib import Path
+
+__all__ = ["environment", "markdown_table", "write_outputs"]
+
+
+def environment(**engines: str) -> dict[str, object]:
+    """Date, machine, library versions and current load, plus ``engines`` descriptions."""
+    import numpy
+    import scipy
+
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:  # pragma: no cover - torch is a core dependency
+        torch_version = "not installed"
+    cores = os.cpu_count()
+    env: dict[str, object] = {
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()}, {cores} cores, {platform.system()}",
+        "processor": platform.processor() or "unknown",
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "torch": torch_version,
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        **engines,
+    }
+    env["summary"] = (
+        f"{env['date_utc']} UTC, {env['machine']}, Python {env['python']}, "
+        f"numpy {env['numpy']}, scipy {env['scipy']}; "
+        + "; ".join(engines.values())
+        + f"; load {env['load_average_1min']}"
+    )
+    return env
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub-flavoured markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(
+    out_dir: Path, stem: str, title: str, table_md: str, env: dict, payload: dict
+) -> tuple[Path, Path]:
+    """Write ``<stem>.md`` (title, environment, table) and ``<stem>.json`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
+    md_path.write_text(f"## {title}\n\n{env['summary']}\n\n{table_md}")
+    json_path.write_text(json.dumps(payload, indent=2, default=str))
+    print(f"wrote {md_path} and {json_path}", flush=True)
+    return md_path, json_path

@@ -1,0 +1,72 @@
+"""The ``gpsteer`` console command.
+
+``gpsteer sim saxs|arpes|ir [IOC options]`` serves a simulated end station on
+127.0.0.1 (options as for ``python -m gpsteer.sim_devices.saxs_ioc --help``).
+
+Subcommands register themselves through :data:`SUBCOMMANDS`: a function that
+receives the ``add_subparsers()`` object, adds its parser and sets ``handler``
+(``handler(args) -> int``) with ``set_defaults``. To add one, write such a
+function and append it to :data:`SUBCOMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable, Sequence
+
+__all__ = ["SUBCOMMANDS", "build_parser", "main"]
+
+#: Simulated end stations: subcommand name -> module with ``main(argv, prog)``.
+_SIM_MODULES = {
+    "saxs": "gpsteer.sim_devices.saxs_ioc",
+    "arpes": "gpsteer.sim_devices.arpes_ioc",
+    "ir": "gpsteer.sim_devices.ir_ioc",
+}
+
+
+def _add_sim(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sim",
+        help="serve a simulated end station (caproto IOC) on 127.0.0.1",
+        description=(
+            "Serve a simulated SAXS, ARPES or IR end station with a hidden sample. "
+            "Options after the kind go to the IOC: --prefix, --port, --seed, "
+            "--velocity, --list-pvs, ... (gpsteer sim saxs --help lists them)."
+        ),
+    )
+    parser.add_argument("kind", choices=sorted(_SIM_MODULES), help="end station to simulate")
+    parser.add_argument("ioc_args", nargs=argparse.REMAINDER, help="options for the IOC")
+    parser.set_defaults(handler=_run_sim)
+
+
+def _run_sim(args: argparse.Namespace) -> int:
+    module = importlib.import_module(_SIM_MODULES[args.kind])
+    module.main(argv=list(args.ioc_args), prog=f"gpsteer sim {args.kind}")
+    return 0
+
+
+#: Functions that add one subcommand each (see the module docstring).
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_sim]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="gpsteer", description="Gaussian-process steering of beamline experiments."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in SUBCOMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gpsteer`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    return int(handler(args) or 0)

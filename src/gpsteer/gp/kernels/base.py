@@ -1,0 +1,99 @@
+"""The kernel interface: ``k(x1, x2) -> (n, m)`` covariance, composable with ``+`` and ``*``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from gpsteer.errors import ShapeError
+from gpsteer.gp.hyperparameters import Module
+
+__all__ = ["Kernel", "squared_distance"]
+
+
+def squared_distance(x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+    """Pairwise squared Euclidean distances ``(n, m)``, centred for accuracy, never negative."""
+    centre = x1.mean(dim=0, keepdim=True) if x1.shape[0] else 0.0
+    a, b = x1 - centre, x2 - centre
+    d2 = (a * a).sum(-1, keepdim=True) - 2.0 * a @ b.T + (b * b).sum(-1).unsqueeze(0)
+    return d2.clamp_min(0.0)
+
+
+class Kernel(Module):
+    """A covariance function over inputs in the model's (unit-box) coordinates.
+
+    Subclasses implement :meth:`forward` on the active input columns. ``k1 + k2``,
+    ``k1 * k2`` and ``2.0 * k`` build sum, product and scaled kernels.
+
+    Parameters
+    ----------
+    active_dims
+        Input columns this kernel looks at (default: all). Lets a periodic kernel act on
+        one axis while another kernel covers the rest.
+    """
+
+    def __init__(self, active_dims: Sequence[int] | None = None) -> None:
+        super().__init__()
+        self.active_dims = None if active_dims is None else tuple(int(i) for i in active_dims)
+        self.input_dim: int | None = None
+
+    # -- to implement -------------------------------------------------------------
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        """Covariance ``(n, m)`` between rows of ``x1`` ``(n, d)`` and ``x2`` ``(m, d)``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(x1, x2)")
+
+    def forward_diag(self, x: torch.Tensor) -> torch.Tensor:
+        """``k(x_i, x_i)`` ``(n,)``; override when cheaper than the full matrix."""
+        return torch.stack([self.forward(row[None], row[None])[0, 0] for row in x])
+
+    # -- public -------------------------------------------------------------------
+    def __call__(self, x1: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
+        x2 = x1 if x2 is None else x2
+        if x1.ndim != 2 or x2.ndim != 2 or x1.shape[1] != x2.shape[1]:
+            raise ShapeError(
+                f"Kernel inputs must be 2-D with the same number of columns; got "
+                f"{tuple(x1.shape)} and {tuple(x2.shape)}."
+            )
+        return self.forward(self._select(x1), self._select(x2))
+
+    def diag(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_diag(self._select(x))
+
+    def bind(self, X: torch.Tensor, y: torch.Tensor | None = None) -> None:
+        d = X.shape[1]
+        if self.active_dims is not None:
+            bad = [i for i in self.active_dims if not -d <= i < d]
+            if bad:
+                raise ShapeError(
+                    f"{type(self).__name__}: active_dims {bad} do not exist in {d}-D inputs; "
+                    f"use indices 0..{d - 1}."
+                )
+            d = len(self.active_dims)
+        self.input_dim = d
+        super().bind(X, y)
+
+    def _select(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.active_dims is None else x[:, list(self.active_dims)]
+
+    # -- algebra --------------------------------------------------------------------
+    def __add__(self, other: Kernel) -> Kernel:
+        from gpsteer.gp.kernels.composite import SumKernel
+
+        return SumKernel(self, other)
+
+    def __mul__(self, other: Kernel | float) -> Kernel:
+        from gpsteer.gp.kernels.composite import ProductKernel, ScaleKernel
+
+        if isinstance(other, (int, float)):
+            return ScaleKernel(self, outputscale=float(other))
+        return ProductKernel(self, other)
+
+    def __rmul__(self, other: float) -> Kernel:
+        return self.__mul__(other)
+
+    def __repr__(self) -> str:
+        hps = ", ".join(
+            f"{n}={[round(v, 4) for v in vals]}" for n, vals in self.hyperparameter_values().items()
+        )
+        return f"{type(self).__name__}({hps})"
