@@ -168,7 +168,7 @@ def fit_hyperparameters(
     n_starts: int = 4,
     max_iter: int = 200,
     subset_size: int = 500,
-    n_polish: int = 2,
+    n_polish: int = 1,
     polish_iter: int = 40,
     seed: int | None = None,
     num_threads: int | None = 1,
@@ -222,7 +222,7 @@ def _fit(
         coarse, ev = minimize_from(sub, starts, max_iter=max_iter)
         evaluations += ev
         seeds = [o.theta for o in deduplicate_optima(coarse, bounds)[:n_polish]]
-        optima, ev = minimize_from(gp, np.array([*seeds, theta0]), max_iter=polish_iter)
+        optima, ev = minimize_from(gp, np.array(seeds), max_iter=polish_iter)
         evaluations += ev
     else:
         optima, ev = minimize_from(gp, starts, max_iter=max_iter)

@@ -189,6 +189,8 @@ def start_ioc(
             _wait_ready(ioc, ready_timeout)
         except DeviceError as exc:
             ioc.stop()
+            with contextlib.suppress(OSError):  # its tail is in the error message
+                os.unlink(ioc.handle.log_path)
             last_error = exc
             continue
         return ioc
