@@ -169,7 +169,7 @@ def fit_hyperparameters(
     max_iter: int = 200,
     subset_size: int = 500,
     n_polish: int = 1,
-    polish_iter: int = 40,
+    polish_iter: int = 20,
     seed: int | None = None,
     num_threads: int | None = 1,
 ) -> FitResult:
