@@ -16,21 +16,31 @@ from gpsteer.gp.hyperparameters import (
 )
 from gpsteer.gp.kernels import (
     RBF,
+    AmplitudeField,
+    Categorical,
     FunctionKernel,
+    Gibbs,
+    InputWarping,
     Kernel,
+    LatticePeriodic,
     Linear,
     Matern,
     Periodic,
     ScaleKernel,
     SquaredExponential,
+    SymmetricKernel,
+    SymmetryGroup,
     make_kernel,
 )
 from gpsteer.gp.means import ConstantMean, FunctionMean, Mean, ZeroMean
 from gpsteer.gp.model import GaussianProcess, Posterior
+from gpsteer.gp.multioutput import SpectralGP
 from gpsteer.gp.noise import HomoscedasticNoise, MeasuredNoise, NoiseModel
 
 __all__ = [
     "RBF",
+    "AmplitudeField",
+    "Categorical",
     "ConstantMean",
     "FitResult",
     "FitStatus",
@@ -38,9 +48,12 @@ __all__ = [
     "FunctionMean",
     "GammaPrior",
     "GaussianProcess",
+    "Gibbs",
     "HomoscedasticNoise",
     "Hyperparameter",
+    "InputWarping",
     "Kernel",
+    "LatticePeriodic",
     "Linear",
     "LocalOptimum",
     "LogNormalPrior",
@@ -53,7 +66,10 @@ __all__ = [
     "Periodic",
     "Posterior",
     "ScaleKernel",
+    "SpectralGP",
     "SquaredExponential",
+    "SymmetricKernel",
+    "SymmetryGroup",
     "ZeroMean",
     "fit_hyperparameters",
     "kernels",

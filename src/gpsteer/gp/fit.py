@@ -80,7 +80,8 @@ def negative_log_likelihood(gp: GaussianProcess, theta: np.ndarray) -> tuple[flo
     gp.set_theta(t)
     try:
         value = -gp.log_marginal_likelihood(include_prior=True)
-        value.backward()
+        if value.requires_grad:  # False when every hyperparameter is fixed
+            value.backward()
     except NumericalError:
         return _FAILED, np.zeros_like(theta)
     finally:

@@ -110,8 +110,10 @@ class Hyperparameter:
         if self.start_bounds is None:
             self.start_bounds = self.bounds
         else:
-            slo, shi = self.start_bounds
-            self.start_bounds = (max(lo, float(slo)), min(hi, float(shi)))
+            slo, shi = (float(b) for b in self.start_bounds)
+            slo, shi = max(lo, slo), min(hi, shi)
+            # Typical values that lie outside the allowed range: start anywhere in the range.
+            self.start_bounds = (slo, shi) if slo < shi else self.bounds
 
     @property
     def raw_start_bounds(self) -> tuple[float, float]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from gpsteer.errors import InputError, ShapeError
+from gpsteer.errors import InputError, ShapeError, UnknownNameError
 from gpsteer.gp.hyperparameters import Module
 
 __all__ = ["ConstantMean", "FunctionMean", "Mean", "ZeroMean", "make_mean"]
@@ -40,10 +40,17 @@ class ConstantMean(Mean):
         self._fixed = fixed
 
     def bind(self, X: torch.Tensor, y: torch.Tensor | None = None) -> None:
-        if "constant" in self._hyperparameters or y is None:
+        if y is None:
             return
         lo, hi = (float(y.min()), float(y.max())) if y.numel() else (0.0, 0.0)
         span = max(hi - lo, abs(hi), abs(lo), 1e-12)
+        if "constant" in self._hyperparameters:
+            # New data may lie far from the first: widen (never narrow) the bounds.
+            hp = self._hyperparameters["constant"]
+            hp.bounds = (min(hp.bounds[0], lo - 10 * span), max(hp.bounds[1], hi + 10 * span))
+            if hi > lo:
+                hp.start_bounds = (lo, hi)
+            return
         init = float(y.mean()) if self._init is None else float(self._init)
         bounds = (min(lo, init) - 10 * span, max(hi, init) + 10 * span)
         self.register_hyperparameter(
@@ -115,5 +122,7 @@ _MEANS: dict[str, Callable[[], Mean]] = {"zero": ZeroMean, "constant": ConstantM
 def make_mean(name: str) -> Mean:
     """Build a mean by name: ``"zero"`` or ``"constant"``."""
     if name not in _MEANS:
-        raise InputError(f"Unknown mean {name!r}; choose one of {sorted(_MEANS)} or pass a Mean.")
+        raise UnknownNameError(
+            f"Unknown mean {name!r}; choose one of {sorted(_MEANS)} or pass a Mean."
+        )
     return _MEANS[name]()

@@ -144,6 +144,8 @@ class GaussianProcess:
             raise ShapeError(f"X has {Xt.shape[1]} column(s); this model has {self.dim} input(s).")
         if Xt.shape[0] != yt.shape[0]:
             raise ShapeError(f"X has {Xt.shape[0]} row(s) but y has {yt.shape[0]} value(s).")
+        if Xt.shape[0] == 0:
+            raise InputError("X and y hold no measurements; pass at least one (x, y) pair.")
         for name, t in (("X", Xt), ("y", yt)):
             if not torch.isfinite(t).all():
                 raise InputError(f"{name} contains NaN or inf; remove those measurements first.")
@@ -206,7 +208,23 @@ class GaussianProcess:
         self._cache = None
 
     def append(self, X: ArrayLike, y: ArrayLike, noise_variance: ArrayLike | None = None) -> None:
-        """Add measurements; updates the Cholesky factor in O(N^2) instead of refactoring."""
+        """Add measurements; updates the Cholesky factor in O(N^2) instead of refactoring.
+
+        When the new data change the spread of the outputs by more than a factor of 2
+        (typically while a model grows from its first few points), the outputs are
+        re-standardised and the factor rebuilt, so a model fed one point at a time ends
+        up like one given all its data at once.
+        """
+        self._append(X, y, noise_variance, restandardize=True)
+
+    def _append(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        noise_variance: ArrayLike | None,
+        *,
+        restandardize: bool,
+    ) -> None:
         if self.n == 0:
             self.set_data(X, y, noise_variance)
             return
@@ -216,6 +234,13 @@ class GaussianProcess:
                 "Either every measurement comes with noise_variance or none does; this batch "
                 + ("has none." if nv is None else "has some but earlier data had none.")
             )
+        if restandardize:
+            y_all = torch.cat([self._y, yt])
+            spread = float(y_all.std()) if y_all.numel() > 1 else 0.0
+            if spread > 0 and not 0.5 <= spread / self._y_scale <= 2.0:
+                nv_all = None if nv is None else torch.cat([self._noise_var, nv])
+                self.set_data(torch.cat([self._X, Xt]), y_all, nv_all)
+                return
         cache = self._valid_cache()
         n_old = self.n
         self._X = torch.cat([self._X, Xt])
@@ -442,7 +467,12 @@ class GaussianProcess:
             post = self.posterior(Xq, full_cov=True)
             Lq = robust_cholesky(post.covariance, warn=False)
             gen = torch.Generator(device=self.device)
-            gen.manual_seed(seed if seed is not None else torch.seed())
+            if seed is None:
+                # Fresh entropy for this generator only: torch.seed() would reseed the
+                # global generator and undo the caller's torch.manual_seed().
+                gen.seed()
+            else:
+                gen.manual_seed(seed)
             z = torch.randn(
                 Lq.shape[0], n_samples, generator=gen, dtype=self.dtype, device=self.device
             )
@@ -468,7 +498,8 @@ class GaussianProcess:
             noise_variance = np.zeros(np.shape(y)[0])
         other = copy.copy(self)
         other._cache = self._cache
-        other.append(X, y, noise_variance)
+        # Fantasies share this model's hyperparameters, so they keep its standardisation.
+        other._append(X, y, noise_variance, restandardize=False)
         return other
 
     def subset(self, index: ArrayLike) -> GaussianProcess:

@@ -13,8 +13,8 @@ import pickle
 import numpy as np
 import pytest
 import torch
-
 from gp_reference import k_linear, k_matern, k_periodic, k_se
+
 from gpsteer.errors import ConfigurationError, InputError, ShapeError
 from gpsteer.gp import (
     ConstantMean,
@@ -75,6 +75,7 @@ class KernelContract:
         assert k(x1).shape == (5, 5)
         assert k.diag(x1).shape == (5,)
         assert k(x1[:0], x2).shape == (0, 3)
+        assert k.diag(x1[:0]).shape == (0,)
 
     def test_diag_equals_diagonal_of_matrix(self):
         k = self.bound_kernel()
@@ -411,7 +412,9 @@ class TestFunctionMean(MeanContract):
     names = ("a", "b", "c")
 
     def make_mean(self):
-        return FunctionMean(plane, {"a": (1.0, (-10, 10)), "b": (-0.5, (-5, 5)), "c": (0.2, (0, 1))})
+        return FunctionMean(
+            plane, {"a": (1.0, (-10, 10)), "b": (-0.5, (-5, 5)), "c": (0.2, (0, 1))}
+        )
 
     def expected(self, mean, X):
         a, b, c = (mean.hyperparameter(n).value.item() for n in "abc")
@@ -495,3 +498,16 @@ class TestMeasuredNoise(NoiseContract):
 
     def test_fixed_floor_without_learning(self):
         assert MeasuredNoise(learn_floor=False).hyperparameter("floor").fixed
+
+
+@pytest.mark.parametrize("nu", [0.5, 1.5, 2.5])
+def test_self_covariance_has_an_exact_unit_diagonal(nu):
+    """k(x, x) = 1 for unit-variance stationary kernels, also with short length scales.
+
+    Expanding |a - b|^2 leaves ~1e-15 on the diagonal; Matérn 1/2 takes its square root,
+    so without care the diagonal is 1 - 1e-8 and disagrees with ``diag()``.
+    """
+    k = Matern(nu=nu, lengthscale=0.03, active_dims=[0, 1])
+    x = _points(30, 3, 40)
+    torch.testing.assert_close(k(x).diagonal(), torch.ones(30, dtype=D), atol=1e-15, rtol=0)
+    torch.testing.assert_close(k(x).diagonal(), k.diag(x), atol=1e-15, rtol=0)

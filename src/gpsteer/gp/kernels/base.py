@@ -13,11 +13,20 @@ __all__ = ["Kernel", "squared_distance"]
 
 
 def squared_distance(x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-    """Pairwise squared Euclidean distances ``(n, m)``, centred for accuracy, never negative."""
+    """Pairwise squared Euclidean distances ``(n, m)``, centred for accuracy, never negative.
+
+    When ``x2 is x1`` the diagonal is exactly zero: the expansion leaves ~1e-16 there,
+    and a kernel of ``sqrt(d2)`` (Matérn 1/2) would turn that into a 1e-8 error.
+    """
     centre = x1.mean(dim=0, keepdim=True) if x1.shape[0] else 0.0
-    a, b = x1 - centre, x2 - centre
+    a = x1 - centre
+    b = a if x2 is x1 else x2 - centre
     d2 = (a * a).sum(-1, keepdim=True) - 2.0 * a @ b.T + (b * b).sum(-1).unsqueeze(0)
-    return d2.clamp_min(0.0)
+    d2 = d2.clamp_min(0.0)
+    if x2 is x1:
+        eye = torch.eye(d2.shape[0], dtype=torch.bool, device=d2.device)
+        d2 = d2.masked_fill(eye, 0.0)
+    return d2
 
 
 class Kernel(Module):
@@ -37,6 +46,7 @@ class Kernel(Module):
         super().__init__()
         self.active_dims = None if active_dims is None else tuple(int(i) for i in active_dims)
         self.input_dim: int | None = None
+        self._n_columns: int | None = None  # columns of the inputs this kernel was bound to
 
     # -- to implement -------------------------------------------------------------
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
@@ -45,6 +55,8 @@ class Kernel(Module):
 
     def forward_diag(self, x: torch.Tensor) -> torch.Tensor:
         """``k(x_i, x_i)`` ``(n,)``; override when cheaper than the full matrix."""
+        if x.shape[0] == 0:
+            return x.new_zeros(0)
         return torch.stack([self.forward(row[None], row[None])[0, 0] for row in x])
 
     # -- public -------------------------------------------------------------------
@@ -55,10 +67,28 @@ class Kernel(Module):
                 f"Kernel inputs must be 2-D with the same number of columns; got "
                 f"{tuple(x1.shape)} and {tuple(x2.shape)}."
             )
-        return self.forward(self._select(x1), self._select(x2))
+        self._check_columns(x1)
+        s1 = self._select(x1)
+        # keep ``x2 is x1`` visible to forward(): the self-covariance has an exact diagonal
+        return self.forward(s1, s1 if x2 is x1 else self._select(x2))
 
     def diag(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 2:
+            raise ShapeError(f"Kernel inputs must be 2-D (n, d); got {tuple(x.shape)}.")
+        self._check_columns(x)
         return self.forward_diag(self._select(x))
+
+    def _check_columns(self, x: torch.Tensor) -> None:
+        # Bind on the full inputs (before active_dims selects columns), so a kernel used on
+        # its own finishes construction the same way a model would bind it.
+        if self._n_columns is None:
+            self.bind(x)
+        elif x.shape[1] != self._n_columns:
+            raise ShapeError(
+                f"{type(self).__name__} was bound to inputs with {self._n_columns} column(s) "
+                f"but got {x.shape[1]}; pass inputs of the model's input dimension "
+                f"({self._n_columns})."
+            )
 
     def bind(self, X: torch.Tensor, y: torch.Tensor | None = None) -> None:
         d = X.shape[1]
@@ -71,6 +101,7 @@ class Kernel(Module):
                 )
             d = len(self.active_dims)
         self.input_dim = d
+        self._n_columns = X.shape[1]
         super().bind(X, y)
 
     def _select(self, x: torch.Tensor) -> torch.Tensor:

@@ -90,7 +90,8 @@ class StationaryKernel(Kernel):
         if "lengthscale" not in self._hyperparameters:
             self.bind(torch.cat([x1, x2]) if self.active_dims is None else x1)
         ls = self.lengthscale
-        return squared_distance(x1 / ls, x2 / ls)
+        a = x1 / ls
+        return squared_distance(a, a if x2 is x1 else x2 / ls)
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
         return self.profile(self._scaled_d2(x1, x2))
