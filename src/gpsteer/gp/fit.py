@@ -9,10 +9,8 @@ A result replaces the current hyperparameters only if it improves the likelihood
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +20,10 @@ from scipy.stats import qmc
 
 from gpsteer.errors import InputError, NumericalError
 from gpsteer.gp.model import GaussianProcess
+from gpsteer.gp.threads import limit_threads
+
+#: Former name of :func:`gpsteer.gp.threads.limit_threads`, kept for callers.
+torch_threads = limit_threads
 
 __all__ = [
     "FitResult",
@@ -145,24 +147,6 @@ def _starting_points(gp: GaussianProcess, n_random: int, rng: np.random.Generato
     return np.vstack([current, box[:, 0] + unit * (box[:, 1] - box[:, 0])])
 
 
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run a block with ``n`` torch threads (``None``: leave as is), then restore.
-
-    Measured on 2 cores with other work running: one thread made an N = 1000 likelihood
-    gradient 5x faster than two, because oversubscribed MKL/OpenMP threads spin.
-    """
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def fit_hyperparameters(
     gp: GaussianProcess,
     *,
@@ -192,7 +176,7 @@ def fit_hyperparameters(
         Torch threads while training (default 1; parallelism comes from running starts on
         several Dask workers). ``None`` keeps the process setting.
     """
-    with torch_threads(num_threads):
+    with limit_threads(num_threads):
         return _fit(gp, n_starts, max_iter, subset_size, n_polish, polish_iter, seed)
 
 

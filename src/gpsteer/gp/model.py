@@ -65,6 +65,15 @@ def _as_tensor(a: ArrayLike, name: str, dtype: torch.dtype, device: torch.device
     return t.to(dtype=dtype, device=device)
 
 
+def _output_scale(y: torch.Tensor) -> float:
+    """Standard deviation of ``y``; for (numerically) constant data, ``max(|y|, 1)``."""
+    size = float(y.abs().max()) if y.numel() else 0.0
+    std = float(y.std()) if y.numel() > 1 else 0.0
+    if math.isfinite(std) and std > 1e-9 * max(size, 1e-300):
+        return std
+    return max(size, 1.0)
+
+
 class GaussianProcess:
     """A GP regression model: data, kernel, prior mean, noise model, posterior.
 
@@ -202,8 +211,7 @@ class GaussianProcess:
             hi = torch.where(hi > lo, hi, lo + 1.0)
             self._input_bounds = torch.stack([lo, hi], dim=1)
         self._X, self._y, self._noise_var = Xt, yt, nv
-        std = float(yt.std()) if yt.numel() > 1 else 0.0
-        self._y_scale = std if std > 0 and math.isfinite(std) else max(float(yt.abs().max()), 1.0)
+        self._y_scale = _output_scale(yt)
         self._bind()
         self._cache = None
 
@@ -236,8 +244,7 @@ class GaussianProcess:
             )
         if restandardize:
             y_all = torch.cat([self._y, yt])
-            spread = float(y_all.std()) if y_all.numel() > 1 else 0.0
-            if spread > 0 and not 0.5 <= spread / self._y_scale <= 2.0:
+            if not 0.5 <= _output_scale(y_all) / self._y_scale <= 2.0:
                 nv_all = None if nv is None else torch.cat([self._noise_var, nv])
                 self.set_data(torch.cat([self._X, Xt]), y_all, nv_all)
                 return

@@ -1,0 +1,587 @@
+"""The :class:`Agent`: tell it measurements, ask it where to measure next.
+
+It owns a GP (:mod:`gpsteer.gp`), an acquisition function and its optimizer
+(:mod:`gpsteer.acquisition`), an output transform, a retraining schedule, and the
+bookkeeping that makes its state saveable and a decision traceable to a model version.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from gpsteer.acquisition import (
+    Acquisition,
+    AcquisitionContext,
+    MotionCost,
+    OptimizerSettings,
+    make_acquisition,
+    maximize,
+    order_path,
+    path_time,
+    select_batch,
+    sobol_points,
+)
+from gpsteer.acquisition.design import space_filling
+from gpsteer.acquisition.optimize import Constraint, check_candidates
+from gpsteer.acquisition.threads import compute_threads
+from gpsteer.agent import state as state_module
+from gpsteer.agent.loop import run_agent
+from gpsteer.agent.protocol import OptimizerProtocol
+from gpsteer.agent.results import ModelVersion, RunResult, Suggestion
+from gpsteer.agent.retraining import TrainingSchedule, make_schedule
+from gpsteer.agent.state import AgentState
+from gpsteer.agent.training_backend import TrainingBackend, make_training
+from gpsteer.agent.transforms import OutputTransform, make_output_transform
+from gpsteer.agent.validation import (
+    check_bounds,
+    check_constraints,
+    check_count,
+    check_names,
+    check_points,
+    check_values,
+)
+from gpsteer.errors import ConfigurationError, InputError, NotFittedError
+from gpsteer.gp import GaussianProcess, Posterior
+from gpsteer.gp.fit import FitResult
+from gpsteer.gp.kernels import Kernel
+from gpsteer.gp.means import Mean
+from gpsteer.gp.noise import HomoscedasticNoise, MeasuredNoise, NoiseModel
+
+__all__ = ["Agent"]
+
+_NOISES: dict[str, Callable[[], NoiseModel]] = {
+    "homoscedastic": HomoscedasticNoise,
+    "measured": lambda: MeasuredNoise(learn_floor=True),
+}
+
+
+def _describe(obj: Any) -> Any:
+    """A JSON-able configuration entry: the name, or a marker for an object it cannot hold."""
+    if obj is None or isinstance(obj, str):
+        return obj
+    return {"custom": repr(obj)}
+
+
+class Agent(OptimizerProtocol):
+    """A GP model of a measured field and a policy for where to measure next.
+
+    Parameters
+    ----------
+    bounds
+        ``[(lo, hi), ...]``, one pair per input dimension (motor), in user units.
+    kernel, mean
+        Kernel and prior mean, by name (``"matern52"``, ``"rbf"``, ...; ``"constant"``,
+        ``"zero"``) or as :mod:`gpsteer.gp` objects.
+    noise
+        ``None`` (learned homoscedastic noise, or measured variances plus a learned floor
+        when ``tell`` gets ``noise_variance``), ``"homoscedastic"``, ``"measured"``, or a
+        :class:`~gpsteer.gp.NoiseModel`.
+    acquisition
+        A name (``"variance"``, ``"ucb"``, ``"lcb"``, ``"ei"``, ``"pi"``, ``"gradient"``,
+        ``"mutual_information"``), an :class:`~gpsteer.acquisition.Acquisition` (e.g.
+        ``Target(lo, hi)``, ``ExpectedImprovement(maximize=False)``) or a callable
+        ``fn(X, posterior) -> tensor``.
+    output_transform
+        ``"identity"`` or ``"log"`` (positive intensities spanning decades).
+    training
+        ``"inline"`` (train in ``tell``/``train``), ``"dask"`` (train in the background
+        on Dask), or a trainer object from :mod:`gpsteer.training`.
+    train_schedule
+        ``"geometric"`` (default: retrain at 8, 12, 18, ... points), ``"never"``, or a
+        :class:`~gpsteer.agent.retraining.TrainingSchedule`.
+    seed
+        Seeds every random choice (candidates, initial designs, training starts).
+    device
+        Torch device of the model (``"cpu"`` default, ``"cuda"``).
+    motion_cost
+        :class:`~gpsteer.acquisition.MotionCost`: weigh acquisition per second of travel
+        plus overhead, so nearby informative points win.
+    candidates
+        ``(N, d)`` allowed positions; the agent then only suggests these.
+    constraints
+        Functions ``g(X) -> (m,)`` written with torch operations; only points with every
+        ``g >= 0`` are suggested.
+    dimension_names, value_name
+        Keys of the dicts of :meth:`suggest`/:meth:`ingest` (default ``x0, x1, ...`` and
+        ``"y"``).
+    optimizer
+        :class:`~gpsteer.acquisition.OptimizerSettings` (candidates, starts, iterations).
+    num_threads
+        Torch threads while the agent computes (default 1: fastest on shared machines);
+        ``None`` leaves the process setting.
+    """
+
+    def __init__(
+        self,
+        bounds: Sequence[tuple[float, float]] | np.ndarray,
+        *,
+        kernel: str | Kernel = "matern52",
+        mean: str | Mean = "constant",
+        noise: str | NoiseModel | None = None,
+        acquisition: str | Acquisition | Mapping[str, Any] | Callable[..., Any] = "variance",
+        output_transform: str | OutputTransform = "identity",
+        training: Any = "inline",
+        train_schedule: str | TrainingSchedule | Mapping[str, Any] | None = "geometric",
+        seed: int | None = None,
+        device: str | torch.device | None = None,
+        motion_cost: MotionCost | None = None,
+        candidates: np.ndarray | None = None,
+        constraints: Constraint | Sequence[Constraint] = (),
+        dimension_names: Sequence[str] | None = None,
+        value_name: str = "y",
+        optimizer: OptimizerSettings | None = None,
+        num_threads: int | None = 1,
+    ) -> None:
+        self._bounds = check_bounds(bounds)
+        d = self._bounds.shape[0]
+        self._names, self._value_name = check_names(dimension_names, value_name, d)
+        self._acquisition = make_acquisition(acquisition)
+        self._transform = make_output_transform(output_transform)
+        self._schedule = make_schedule(train_schedule)
+        if motion_cost is not None and (
+            not isinstance(motion_cost, MotionCost) or motion_cost.dim != d
+        ):
+            raise ConfigurationError(
+                f"motion_cost must be a MotionCost with {d} speed(s), one per dimension; got "
+                f"{motion_cost!r}."
+            )
+        self._motion = motion_cost
+        self._candidates = (
+            None if candidates is None else check_candidates(candidates, self._bounds)
+        )
+        self._constraints = check_constraints(constraints)
+        self._optimizer = optimizer if optimizer is not None else OptimizerSettings()
+        if not isinstance(self._optimizer, OptimizerSettings):
+            raise InputError(f"optimizer must be OptimizerSettings; got {optimizer!r}.")
+        if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
+            raise InputError(f"num_threads must be an integer >= 1 or None; got {num_threads!r}.")
+        self._num_threads = num_threads
+        if isinstance(noise, str) and noise not in _NOISES:
+            raise InputError(f"Unknown noise {noise!r}; choose one of {sorted(_NOISES)} or None.")
+        noise_model = _NOISES[noise]() if isinstance(noise, str) else noise
+        self.gp = GaussianProcess(
+            kernel=kernel,
+            mean=mean,
+            noise=noise_model,
+            input_bounds=self._bounds.tolist(),
+            device=device,
+        )
+        max_iter = self._schedule.max_iter if self._schedule else 200
+        self._training: TrainingBackend = make_training(training, max_iter=max_iter, seed=seed)
+        self._config_entries = {
+            "kernel": _describe(kernel),
+            "mean": _describe(mean),
+            "noise": _describe(noise),
+            "training": _describe(training),
+            "device": str(self.gp.device),
+        }
+        self._seed = seed
+        self._rng = np.random.default_rng(seed)
+        self._X = np.empty((0, d))
+        self._y = np.empty(0)
+        self._nv: np.ndarray | None = None
+        self._point_ids: list[Any] = []
+        self._n_first: int | None = None  # size of the first data set (binds mean bounds)
+        self._n_scale: int | None = None  # size when the output scale was last set
+        self._last_trained_n: int | None = None
+        self._version = 0
+        self._model_key: tuple[Any, ...] | None = None
+        self._next_id = 0
+        self._pending: dict[int, list[float]] = {}
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def dim(self) -> int:
+        return int(self._bounds.shape[0])
+
+    @property
+    def bounds(self) -> np.ndarray:
+        return self._bounds.copy()
+
+    @property
+    def n(self) -> int:
+        """Number of measurements told."""
+        return int(self._y.shape[0])
+
+    @property
+    def X(self) -> np.ndarray:
+        return self._X.copy()
+
+    @property
+    def y(self) -> np.ndarray:
+        """Measured values, in user units (before the output transform)."""
+        return self._y.copy()
+
+    @property
+    def acquisition(self) -> Acquisition:
+        return self._acquisition
+
+    @property
+    def dimension_names(self) -> tuple[str, ...]:
+        return self._names
+
+    @property
+    def value_name(self) -> str:
+        return self._value_name
+
+    @property
+    def model_version(self) -> ModelVersion:
+        hps = self.gp.hyperparameters() if self.n else {}
+        return ModelVersion(n_points=self.n, hyperparameters=hps, version=self._version)
+
+    # ------------------------------------------------------------------ data
+    def tell(self, X: Any, y: Any, noise_variance: Any = None) -> None:
+        """Add measurements ``X`` ``(n, d)``, ``y`` ``(n,)`` (optional per-point variances).
+
+        Everything is checked before anything changes. Updates the posterior in O(N^2) and,
+        on the training schedule, retrains (inline) or submits training (Dask).
+        """
+        self._tell(X, y, noise_variance, ids=None)
+
+    def _tell(self, X: Any, y: Any, noise_variance: Any, ids: Sequence[Any] | None) -> None:
+        X = check_points(X, self._bounds)
+        if X.shape[0] == 0:
+            raise InputError("tell() got no measurements; pass at least one point.")
+        y = check_values(y, X.shape[0])
+        self._transform.check(y)
+        nv = None
+        if noise_variance is not None:
+            nv = check_values(
+                noise_variance, X.shape[0], "noise_variance", nonnegative=True, allow_scalar=True
+            )
+        if self.n and (nv is None) != (self._nv is None):
+            raise ConfigurationError(
+                "Either every measurement comes with noise_variance or none does; this batch "
+                + ("has none." if nv is None else "has some but earlier data had none.")
+            )
+        ym = self._transform.forward(y)
+        nvm = None if nv is None else self._transform.forward_variance(y, nv)
+        with compute_threads(self._num_threads):
+            if self.gp.n == 0:
+                self.gp.set_data(X, ym, nvm)
+                self._n_first = self._n_scale = X.shape[0]
+            else:
+                self.gp.append(X, ym, nvm)
+        self._X = np.vstack([self._X, X])
+        self._y = np.concatenate([self._y, y])
+        if nv is not None:
+            self._nv = nv if self._nv is None else np.concatenate([self._nv, nv])
+        self._point_ids.extend(ids if ids is not None else [None] * X.shape[0])
+        self._after_data()
+
+    # ------------------------------------------------------------------ training
+    def _after_data(self) -> None:
+        with compute_threads(self._num_threads):
+            self._training.poll(self.gp)
+            if self._schedule is not None and self._schedule.due(self.n, self._last_trained_n):
+                self._refresh_scale()
+                if not self._training.busy():
+                    starts = self._schedule.starts(self._last_trained_n)
+                    if self._training.schedule(self.gp, n_starts=starts):
+                        self._last_trained_n = self.n
+        self._sync_version()
+
+    def _refresh_scale(self) -> None:
+        """Reset the GP's output standardisation from all data (it was set on the first batch).
+
+        Not while a training job runs: its result is judged in the scale it was computed in.
+        """
+        if self.gp.n and self._n_scale != self.n and not self._training.busy():
+            self.gp.set_data(self.gp.X, self.gp.y, self.gp.noise_variance)
+            self._n_scale = self.n
+            self._training.rescaled()
+
+    def _sync_version(self) -> None:
+        if not self.n:
+            return
+        key = (tuple(self.gp.theta.cpu().tolist()), self.gp.y_scale)
+        if self._model_key is not None and key != self._model_key:
+            self._version += 1
+        self._model_key = key
+
+    def train(self) -> FitResult:
+        """Train the hyperparameters now, synchronously, on all data; returns what happened."""
+        self._require_data()
+        with compute_threads(self._num_threads):
+            self._refresh_scale()
+            n_starts = self._schedule.starts(self._last_trained_n) if self._schedule else 4
+            result = self._training.train_now(self.gp, n_starts=n_starts)
+        self._last_trained_n = self.n
+        self._sync_version()
+        return result
+
+    def train_async(self) -> bool:
+        """Submit background training; ``False`` if a job is already running."""
+        self._require_data()
+        if self._training.busy():
+            return False
+        with compute_threads(self._num_threads):
+            self._refresh_scale()
+            submitted = self._training.submit(self.gp)
+        if submitted:
+            self._last_trained_n = self.n
+        self.poll_training()  # an inline job has already finished: take it in now
+        return submitted
+
+    def training_status(self) -> Any:
+        """The training backend's status (running, jobs, last accepted result...)."""
+        return self._training.status()
+
+    @property
+    def training_future(self) -> concurrent.futures.Future[Any] | None:
+        """The in-flight background training job, or ``None``.
+
+        A ``concurrent.futures.Future``: a Bluesky plan waits on it through RunEngine
+        messages instead of blocking (``gpsteer.plans``).
+        """
+        return self._training.manager.future
+
+    def cancel_training(self) -> None:
+        """Cancel the in-flight training job (if any) without closing the agent."""
+        self._training.cancel()
+
+    def poll_training(self) -> None:
+        """Take a finished background training result, if any (``tell``/``ask`` do this too)."""
+        if self.n:
+            with compute_threads(self._num_threads):
+                self._training.poll(self.gp)
+            self._sync_version()
+
+    # ------------------------------------------------------------------ decisions
+    def ask(
+        self,
+        n: int = 1,
+        *,
+        current_position: Any = None,
+        pending: Any = None,
+        candidates: Any = None,
+    ) -> Suggestion:
+        """Choose ``n`` points to measure next (jointly), ordered for a short motor path.
+
+        Parameters
+        ----------
+        current_position
+            Where the motors are, ``(d,)`` (default: the last point told); the start of the
+            path and of motion costs.
+        pending
+            ``(m, d)`` points already suggested but not yet measured: the batch avoids them.
+        candidates
+            ``(N, d)`` allowed positions for this call (default: the agent's, if any).
+        """
+        n = check_count(n)
+        position = self._check_position(current_position)
+        pending_arr = None if pending is None else check_points(pending, self._bounds, "pending")
+        if pending_arr is not None and pending_arr.shape[0] == 0:
+            pending_arr = None
+        cand = (
+            self._candidates if candidates is None else check_candidates(candidates, self._bounds)
+        )
+        if self.n == 0:
+            return self._initial_design(n, cand, pending_arr, position)
+        self.poll_training()
+        with compute_threads(self._num_threads):
+            box = cand is None
+            seeds = (
+                sobol_points(self._bounds, self._optimizer.n_candidates, self._rng) if box else cand
+            )
+            sel = select_batch(
+                self._acquisition,
+                self.gp,
+                n,
+                bounds=self._bounds,
+                candidates=seeds,
+                discrete=not box,
+                context=AcquisitionContext(to_model=self._transform.to_model),
+                constraints=self._constraints,
+                pending=pending_arr,
+                motion=self._motion,
+                position=position,
+                n_starts=self._optimizer.n_starts,
+                max_iter=self._optimizer.max_iter,
+            )
+            order = order_path(sel.points, position, self._motion)
+            points = sel.points[order]
+            post = self.predict(points)
+        travel = None
+        if self._motion is not None and position is not None:
+            travel = path_time(points, position, self._motion)
+        return Suggestion(
+            points=points,
+            acquisition=self._acquisition.name,
+            values=sel.values[order],
+            model_version=self.model_version,
+            predicted_mean=post.mean,
+            predicted_std=np.sqrt(post.variance),
+            fallback=sel.fallback,
+            message="; ".join(sel.messages),
+            travel_time_s=travel,
+        )
+
+    def _initial_design(
+        self, n: int, cand: np.ndarray | None, pending: np.ndarray | None, position: Any
+    ) -> Suggestion:
+        points = space_filling(
+            self._bounds,
+            n,
+            self._rng,
+            candidates=cand,
+            constraints=self._constraints,
+            exclude=pending,
+        )
+        points = points[order_path(points, position, self._motion)]
+        nan = np.full(n, np.nan)
+        return Suggestion(
+            points=points,
+            acquisition="initial_design",
+            values=nan,
+            model_version=self.model_version,
+            predicted_mean=nan.copy(),
+            predicted_std=nan.copy(),
+            message="No data yet: a space-filling initial design (no model was used).",
+        )
+
+    def _check_position(self, position: Any) -> np.ndarray | None:
+        if position is None:
+            return self._X[-1].copy() if self.n else None
+        return check_points(position, self._bounds, "current_position")[0]
+
+    def _require_data(self) -> None:
+        if self.n == 0:
+            raise NotFittedError("The agent has no data yet; tell() it some measurements first.")
+
+    # ------------------------------------------------------------------ model queries
+    def predict(self, Xq: Any) -> Posterior:
+        """Posterior ``mean`` and ``variance`` ``(m,)`` of the field at ``Xq``, user units."""
+        self._require_data()
+        Xq = check_points(Xq, self._bounds, "Xq", tolerance=np.inf)
+        with compute_threads(self._num_threads):
+            post = self.gp.predict(Xq)
+        mean, var = self._transform.inverse_moments(post.mean, post.variance)
+        return Posterior(mean=mean, variance=var)
+
+    def max_uncertainty(self) -> float:
+        """Largest posterior standard deviation over the domain (user units): a stopping signal.
+
+        Searched like an acquisition (Sobol candidates plus gradient polish), over the
+        candidate set and constraints when the agent has them.
+        """
+        self._require_data()
+        transform, gp = self._transform, self.gp
+
+        def user_std(X: torch.Tensor) -> torch.Tensor:
+            post = gp.posterior(X)
+            var = post.variance.clamp_min(1e-20 * gp.y_scale**2)
+            if transform.name == "log":
+                return torch.sqrt(torch.expm1(var)) * torch.exp(post.mean + 0.5 * var)
+            return var.sqrt()
+
+        box = self._candidates is None
+        with compute_threads(self._num_threads):
+            # A fresh generator: a query neither changes the agent nor varies between calls.
+            rng = np.random.default_rng(0 if self._seed is None else self._seed)
+            seeds = (
+                sobol_points(self._bounds, self._optimizer.n_candidates, rng)
+                if box
+                else self._candidates
+            )
+            out = maximize(
+                user_std,
+                self._bounds,
+                seeds,
+                discrete=not box,
+                constraints=self._constraints,
+                n_starts=self._optimizer.n_starts,
+                max_iter=self._optimizer.max_iter,
+                dtype=gp.dtype,
+                device=gp.device,
+            )
+        return float(out.value)
+
+    # ------------------------------------------------------------------ run
+    def run(
+        self,
+        instrument: Callable[[np.ndarray], Any],
+        max_points: int | None = None,
+        *,
+        batch_size: int = 1,
+        max_time: float | None = None,
+        target_uncertainty: float | None = None,
+        stop_when: Callable[[Agent], bool] | None = None,
+        initial_points: int | None = None,
+        progress: bool = True,
+    ) -> RunResult:
+        """Measure with ``instrument(points) -> values`` (or ``(values, variances)``) until a
+        stopping criterion holds; see :func:`gpsteer.agent.loop.run_agent`."""
+        return run_agent(
+            self,
+            instrument,
+            max_points=max_points,
+            batch_size=batch_size,
+            max_time=max_time,
+            target_uncertainty=target_uncertainty,
+            stop_when=stop_when,
+            initial_points=initial_points,
+            progress=progress,
+        )
+
+    # ------------------------------------------------------------------ state
+    def configuration(self) -> dict[str, Any]:
+        """The settings, JSON-able (for a run's start document and for :meth:`state`).
+
+        Objects a configuration cannot hold (user kernels, callables) appear as
+        ``{"custom": repr}``; :meth:`from_state` then asks for them again.
+        """
+        return {
+            "bounds": self._bounds.tolist(),
+            "dimension_names": list(self._names),
+            "value_name": self._value_name,
+            **self._config_entries,
+            "acquisition": self._acquisition.configuration(),
+            "output_transform": self._transform.name,
+            "train_schedule": self._schedule.configuration() if self._schedule else None,
+            "seed": self._seed,
+            "motion_cost": self._motion.configuration() if self._motion else None,
+            "candidates": None if self._candidates is None else len(self._candidates),
+            "constraints": [getattr(g, "__name__", repr(g)) for g in self._constraints],
+            "optimizer": {
+                "n_candidates": self._optimizer.n_candidates,
+                "n_starts": self._optimizer.n_starts,
+                "max_iter": self._optimizer.max_iter,
+            },
+            "num_threads": self._num_threads,
+        }
+
+    def state(self) -> AgentState:
+        """Everything needed to rebuild this agent and its posterior (see :meth:`from_state`)."""
+        return state_module.capture(self)
+
+    @classmethod
+    def from_state(cls, state: AgentState, **overrides: Any) -> Agent:
+        """Rebuild an agent from :meth:`state`; predictions agree to rounding.
+
+        ``overrides`` replace constructor arguments, and must supply the objects the
+        configuration could not hold (user kernels, callables, constraints).
+        """
+        return state_module.restore(cls, state, overrides)
+
+    # ------------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        """Stop background training and release its resources."""
+        self._training.close()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Agent(dim={self.dim}, n={self.n}, acquisition={self._acquisition.name!r}, "
+            f"output_transform={self._transform.name!r}, version={self._version})"
+        )

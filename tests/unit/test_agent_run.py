@@ -1,0 +1,137 @@
+"""agent.run(instrument, ...) stopping criteria, and the bluesky-adaptive Optimizer protocol."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gpsteer import Agent, TrainingSchedule
+from gpsteer.acquisition import OptimizerSettings, UpperConfidenceBound
+from gpsteer.agent.loop import default_initial_points
+from gpsteer.errors import InputError
+
+BOUNDS = [(0.0, 1.0), (0.0, 1.0)]
+FAST = OptimizerSettings(n_candidates=64, n_starts=2, max_iter=20)
+
+
+def peak(X: np.ndarray) -> np.ndarray:
+    return np.exp(-((X[:, 0] - 0.7) ** 2 + (X[:, 1] - 0.3) ** 2) / 0.05)
+
+
+def make_agent(**kwargs) -> Agent:
+    kwargs.setdefault("seed", 0)
+    kwargs.setdefault("train_schedule", "never")
+    kwargs.setdefault("optimizer", FAST)
+    return Agent(BOUNDS, **kwargs)
+
+
+class Instrument:
+    """Counts calls and batch sizes; optionally reports variances."""
+
+    def __init__(self, with_variance: bool = False) -> None:
+        self.batches: list[int] = []
+        self.with_variance = with_variance
+
+    def __call__(self, points: np.ndarray):
+        self.batches.append(len(points))
+        y = peak(points)
+        return (y, np.full(len(y), 1e-4)) if self.with_variance else y
+
+
+def test_run_stops_at_the_point_budget_with_an_initial_design_first():
+    agent, instrument = make_agent(), Instrument()
+    result = agent.run(instrument, max_points=11, batch_size=3, progress=False)
+    assert default_initial_points(2) == 4
+    assert instrument.batches == [4, 3, 3, 1]  # last batch trimmed to the budget
+    assert result.n_measured == agent.n == 11 and result.stop_reason == "max_points"
+    assert result.n_batches == 4 and result.suggestions[0].acquisition == "initial_design"
+
+
+def test_run_passes_variances_on():
+    agent = make_agent()
+    agent.run(Instrument(with_variance=True), max_points=6, progress=False)
+    np.testing.assert_allclose(agent.state().arrays["noise_variance"], 1e-4)
+
+
+def test_run_stops_on_a_predicate_and_continues_from_existing_data():
+    agent = make_agent()
+    result = agent.run(Instrument(), stop_when=lambda a: a.n >= 7, progress=False)
+    assert result.stop_reason == "stop_when" and agent.n == 7
+    result = agent.run(Instrument(), max_points=2, progress=False)  # no new initial design
+    assert agent.n == 9 and result.suggestions[0].acquisition == "variance"
+
+
+def test_run_stops_on_target_uncertainty():
+    agent = make_agent()
+    agent.run(Instrument(), max_points=4, progress=False)
+    level = agent.max_uncertainty()
+    result = agent.run(Instrument(), max_points=50, target_uncertainty=2 * level, progress=False)
+    assert result.stop_reason == "target_uncertainty" and result.n_measured == 0
+    assert result.max_uncertainty == level  # a query: same model, same answer
+
+
+def test_run_rejects_a_bad_instrument():
+    agent = make_agent()
+    with pytest.raises(InputError, match="one value per point"):
+        agent.run(lambda X: np.zeros(len(X) + 1), max_points=4, progress=False)
+    assert agent.n == 0
+    with pytest.raises(InputError, match="NaN"):
+        agent.run(lambda X: np.full(len(X), np.nan), max_points=4, progress=False)
+    assert agent.n == 0
+
+
+def test_run_shows_progress(capsys):
+    make_agent().run(Instrument(), max_points=5, progress=True)
+    assert "5/5" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- Optimizer protocol
+def test_suggest_ingest_round_trip_with_named_dimensions():
+    agent = make_agent(dimension_names=["sample_x", "sample_y"], value_name="intensity")
+    first = agent.suggest(4)
+    assert [set(p) for p in first] == [{"_id", "sample_x", "sample_y"}] * 4
+    assert len({p["_id"] for p in first}) == 4
+    second = agent.suggest(2)  # the first batch is pending: avoided, ids stay unique
+    assert len({p["_id"] for p in first + second}) == 6
+    xy = np.array([[p["sample_x"], p["sample_y"]] for p in first + second])
+    assert len(np.unique(xy.round(9), axis=0)) == 6
+    measured = [
+        {**p, "intensity": float(peak(np.array([[p["sample_x"], p["sample_y"]]]))[0])}
+        for p in first
+    ]
+    agent.ingest(measured)
+    assert agent.n == 4
+    assert sorted(i for i, _ in agent.state().metadata["pending"]) == [p["_id"] for p in second]
+
+
+def test_ingest_accepts_external_points_and_variances():
+    agent = make_agent()
+    agent.ingest([{"x0": 0.1, "x1": 0.2, "y": 1.0, "y_variance": 0.01}])
+    agent.ingest({"x0": 0.5, "x1": 0.5, "y": 2.0, "y_variance": 0.01})
+    assert agent.n == 2
+    with pytest.raises(InputError, match="every point"):
+        agent.ingest(
+            [{"x0": 0.3, "x1": 0.3, "y": 1.0}, {"x0": 0.4, "x1": 0.4, "y": 1.0, "y_variance": 0.1}]
+        )
+    assert agent.n == 2
+
+
+@pytest.mark.parametrize(("acquisition", "sign"), [("ucb", 1.0), ("lcb", -1.0)])
+def test_get_best_points_follows_the_direction(acquisition, sign):
+    agent = make_agent(acquisition=acquisition)
+    X = np.random.default_rng(2).uniform(size=(30, 2))
+    agent.tell(X, sign * peak(X))
+    (best,) = agent.get_best_points()
+    target = np.argmax(peak(X))  # the peak for ucb; the bottom of -peak for lcb
+    assert [best["x0"], best["x1"]] == pytest.approx(X[target].tolist())
+    assert best["y"] == pytest.approx(sign * peak(X)[target])
+
+
+def test_optimizing_loop_through_the_protocol_finds_the_peak():
+    schedule = TrainingSchedule(n_starts=2, n_starts_warm=1, max_iter=50)
+    agent = make_agent(acquisition=UpperConfidenceBound(beta=1.0), train_schedule=schedule)
+    for _ in range(8):
+        batch = agent.suggest(3)
+        agent.ingest([{**p, "y": float(peak(np.array([[p["x0"], p["x1"]]]))[0])} for p in batch])
+    (best,) = agent.get_best_points()
+    assert np.hypot(best["x0"] - 0.7, best["x1"] - 0.3) < 0.1
