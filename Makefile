@@ -33,6 +33,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks profile_collection
 	$(VENV)/bin/ruff format --check src tests benchmarks profile_collection
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache build dist src/*.egg-info
