@@ -20,12 +20,15 @@ PREDICT_CHUNK = 2000
 
 def gpsteer_version() -> str:
     """gpsteer and torch versions with torch's thread count (timings depend on it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     import torch
 
-    import gpsteer
-
-    version = getattr(gpsteer, "__version__", "unknown")
-    return f"gpsteer {version}, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    try:
+        steer = version("gpsteer")
+    except PackageNotFoundError:
+        steer = "not installed (run: pip install -e .)"
+    return f"gpsteer {steer}, torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
 def gpsteer_fit(

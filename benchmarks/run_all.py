@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fast smoke run of every benchmark")
     parser.add_argument("--only", nargs="+", choices=discover(), help="run just these")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-output")
+    parser.add_argument("--threads", type=int, help="passed on (0 = library defaults)")
     args = parser.parse_args(argv)
     names = args.only or discover()
     results = []
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, "-m", f"benchmarks.bench_{name}", "--out", str(args.out)]
         if args.quick:
             cmd.append("--quick")
+        if args.threads is not None:
+            cmd += ["--threads", str(args.threads)]
         print(f"=== {name}: {' '.join(cmd)}", flush=True)
         t0 = time.perf_counter()
         code = subprocess.call(cmd, cwd=ROOT)

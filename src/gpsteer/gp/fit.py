@@ -2,8 +2,8 @@
 
 Gradients come from autograd. Starts are the current values (a warm start) plus
 space-filling (Latin hypercube) points over each hyperparameter's range of typical values. For
-large data sets the starts run on a random subset and only the best few are polished
-on all the data: the landscape's basins are found cheaply, the optimum is exact.
+large data sets the starts run on a random subset, the best optimum is polished on a
+larger subset and scored on all the data: the basins are found cheaply.
 A result replaces the current hyperparameters only if it improves the likelihood.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -152,9 +152,10 @@ def fit_hyperparameters(
     *,
     n_starts: int = 4,
     max_iter: int = 200,
-    subset_size: int = 500,
+    subset_size: int = 300,
     n_polish: int = 1,
-    polish_iter: int = 20,
+    polish_iter: int = 12,
+    polish_size: int | None = 600,
     seed: int | None = None,
     num_threads: int | None = 1,
 ) -> FitResult:
@@ -168,8 +169,10 @@ def fit_hyperparameters(
         L-BFGS-B iterations per start.
     subset_size
         Above this many points, starts run on a random subset of this size and the best
-        ``n_polish`` distinct optima are then refined on all data for ``polish_iter``
-        iterations.
+        ``n_polish`` distinct optima are then refined for ``polish_iter`` iterations on a
+        larger random subset of ``polish_size`` points (all points when ``None`` or
+        fewer), then scored on all the data. Measured at N = 2000: the same held-out
+        error as polishing on all points, at a fraction of the time.
     seed
         Seeds the space-filling starts and the subset, for reproducible training.
     num_threads
@@ -177,7 +180,7 @@ def fit_hyperparameters(
         several Dask workers). ``None`` keeps the process setting.
     """
     with limit_threads(num_threads):
-        return _fit(gp, n_starts, max_iter, subset_size, n_polish, polish_iter, seed)
+        return _fit(gp, n_starts, max_iter, subset_size, n_polish, polish_iter, polish_size, seed)
 
 
 def _fit(
@@ -187,6 +190,7 @@ def _fit(
     subset_size: int,
     n_polish: int,
     polish_iter: int,
+    polish_size: int | None,
     seed: int | None,
 ) -> FitResult:
     if n_starts < 1:
@@ -203,11 +207,19 @@ def _fit(
     if theta0.size == 0:
         optima: list[LocalOptimum] = []
     elif gp.n > subset_size:
-        sub = gp.subset(rng.choice(gp.n, size=subset_size, replace=False))
-        coarse, ev = minimize_from(sub, starts, max_iter=max_iter)
+        order = rng.permutation(gp.n)  # nested subsets: the polish set contains the first
+        coarse, ev = minimize_from(gp.subset(order[:subset_size]), starts, max_iter=max_iter)
         evaluations += ev
-        seeds = [o.theta for o in deduplicate_optima(coarse, bounds)[:n_polish]]
-        optima, ev = minimize_from(gp, np.array(seeds), max_iter=polish_iter)
+        seeds = np.array([o.theta for o in deduplicate_optima(coarse, bounds)[:n_polish]])
+        if polish_size is None or gp.n <= polish_size:
+            optima, ev = minimize_from(gp, seeds, max_iter=polish_iter)
+        else:
+            refined, ev = minimize_from(gp.subset(order[:polish_size]), seeds, max_iter=polish_iter)
+            optima = [
+                replace(o, neg_log_likelihood=negative_log_likelihood(gp, o.theta)[0])
+                for o in refined
+            ]
+            ev += len(refined)
         evaluations += ev
     else:
         optima, ev = minimize_from(gp, starts, max_iter=max_iter)
