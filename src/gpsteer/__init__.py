@@ -22,6 +22,7 @@ from gpsteer.errors import GpsteerError
 if TYPE_CHECKING:
     from gpsteer.acquisition import MotionCost
     from gpsteer.agent import Agent, AgentState, ModelVersion, Suggestion, TrainingSchedule
+    from gpsteer.plans import replay
 
 __all__ = [
     "Agent",
@@ -32,6 +33,7 @@ __all__ = [
     "Suggestion",
     "TrainingSchedule",
     "errors",
+    "replay",
 ]
 
 _LAZY = {
@@ -41,6 +43,7 @@ _LAZY = {
     "Suggestion": "gpsteer.agent",
     "TrainingSchedule": "gpsteer.agent",
     "MotionCost": "gpsteer.acquisition",
+    "replay": "gpsteer.plans",
 }
 
 

@@ -1,7 +1,9 @@
 """The ``gpsteer`` console command.
 
 ``gpsteer sim saxs|arpes|ir [IOC options]`` serves a simulated end station on
-127.0.0.1 (options as for ``python -m gpsteer.sim_devices.saxs_ioc --help``).
+127.0.0.1 (options as for ``python -m gpsteer.sim_devices.saxs_ioc --help``);
+``gpsteer runs`` lists the runs in the catalog and ``gpsteer replay RUN --out map.png``
+rebuilds a run's model and writes its map.
 
 Subcommands register themselves through :data:`SUBCOMMANDS`: a function that
 receives the ``add_subparsers()`` object, adds its parser and sets ``handler``
@@ -14,6 +16,8 @@ from __future__ import annotations
 import argparse
 import importlib
 from collections.abc import Callable, Sequence
+
+from gpsteer.plans import replay_cli
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
@@ -47,7 +51,10 @@ def _run_sim(args: argparse.Namespace) -> int:
 
 
 #: Functions that add one subcommand each (see the module docstring).
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_sim]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_sim,
+    replay_cli.add_parser,  # `gpsteer runs` and `gpsteer replay RUN --out map.png`
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,378 @@
+"""The steps of an autonomous run: decide in a worker thread, record, move, measure.
+
+:func:`run_plan` is the generator behind :func:`~gpsteer.plans.autonomous_plan`
+and :func:`~gpsteer.plans.resume_plan`; its arguments were validated before.
+
+What keeps the RunEngine responsive (pause, suspenders, Ctrl-C):
+
+* Every piece of agent work — telling it the new measurements (which may train
+  inline), the stopping checks, ``ask`` — runs in one worker thread; the plan
+  waits for it only through :func:`~gpsteer.plans.futures.wait_for_future`.
+  Background (Dask) training is waited for the same way, once, at the end.
+* A checkpoint follows every saved event and every submitted job, so a pause
+  re-runs at most one move and one reading and never submits work twice. A
+  point re-taken after a pause has the same ``seq_num`` and is told once.
+* Abort, halt and Ctrl-C: the RunEngine writes the stop document; a
+  ``finalize_wrapper`` stops the worker thread and cancels training (closing
+  the agent when the plan built it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+import numpy as np
+from bluesky.utils import Msg
+
+from gpsteer.plans import agent_support
+from gpsteer.plans.callback import AgentFeeder
+from gpsteer.plans.futures import wait_for_future
+from gpsteer.plans.progress import Progress, ProgressBar
+from gpsteer.plans.recorder import STREAM, DecisionRecorder, to_json
+
+__all__ = ["StopReason", "run_plan"]
+
+T = TypeVar("T")
+#: Rounds of "wait for the training job, take it in" at the end; a job that started
+#: on older data is resubmitted once on all the data, so two rounds suffice.
+_FINAL_TRAINING_ROUNDS = 3
+
+
+class StopReason:
+    """Why an autonomous run stopped (the stop document's ``reason``)."""
+
+    MAX_POINTS = "max_points"
+    MAX_TIME = "max_time"
+    TARGET_UNCERTAINTY = "target_uncertainty"
+    STOP_WHEN = "stop_when"
+    #: The agent suggested no point (e.g. every allowed candidate is measured).
+    NO_SUGGESTION = "no_suggestion"
+
+
+@dataclass
+class Decision:
+    """What one decision job returned from the worker thread."""
+
+    suggestion: Any | None
+    stop_reason: str | None
+    uncertainty: float
+    seconds: float
+    snapshot: dict[str, Any]
+    training: dict[str, Any]
+
+
+class RunState:
+    """The mutable state of one execution of the plan.
+
+    ``setup`` is the validated :class:`~gpsteer.plans.autonomous.PlanSetup`.
+    """
+
+    def __init__(self, setup: Any, agent: Any) -> None:
+        self.setup = setup
+        self.agent = agent
+        self.recorder = DecisionRecorder(setup.space.names)
+        self.feeder = AgentFeeder(
+            agent, setup.space.fields, setup.target, bounds=setup.space.bounds, defer=True
+        )
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="gpsteer-decide")
+        self.bar = ProgressBar(setup.max_points) if setup.progress else None
+        self.points = 0
+        self.decisions = 0
+        self.started = time.monotonic()
+        self.uncertainty = float("nan")
+        self.position: np.ndarray | None = None
+        self.success = False
+        self.job: Future[Any] | None = None  # the job the worker thread runs or ran last
+        self.aborting = False  # set by the cleanup of a failed run: jobs stop early
+
+    def progress(self) -> Progress:
+        """Where the run stands now."""
+        return Progress(
+            points=self.points,
+            max_points=self.setup.max_points,
+            elapsed=time.monotonic() - self.started,
+            uncertainty=self.uncertainty,
+            decisions=self.decisions,
+        )
+
+    def budget_stop(self) -> str | None:
+        """The stop reason from the point and time budgets, or None."""
+        if self.points >= self.setup.max_points:
+            return StopReason.MAX_POINTS
+        max_time = self.setup.max_time
+        if max_time is not None and time.monotonic() - self.started >= max_time:
+            return StopReason.MAX_TIME
+        return None
+
+    # -- jobs for the worker thread ------------------------------------------------
+
+    def decide(self, n: int, progress: Progress) -> Decision:
+        """Tell pending measurements, check the stopping rules, then ask for ``n`` points."""
+        t0 = time.perf_counter()
+        agent, setup = self.agent, self.setup
+        self.feeder.flush()
+        reason, uncertainty = None, float("nan")
+        if setup.stop_when is not None and setup.stop_when(agent, progress):
+            reason = StopReason.STOP_WHEN
+        elif setup.target_uncertainty is not None and agent.n > 0 and not self.aborting:
+            uncertainty = float(agent.max_uncertainty())
+            if uncertainty <= setup.target_uncertainty:
+                reason = StopReason.TARGET_UNCERTAINTY
+        suggestion = None
+        if reason is None and not self.aborting:
+            suggestion = agent.ask(n, current_position=self.position)
+        return Decision(
+            suggestion=suggestion,
+            stop_reason=reason,
+            uncertainty=uncertainty,
+            seconds=time.perf_counter() - t0,
+            snapshot=agent_support.model_snapshot(agent),
+            training=agent_support.training_status(agent),
+        )
+
+    def start_final_training(self, train: bool) -> Any:
+        """Tell pending measurements; submit training on all data; return its future."""
+        self.feeder.flush()
+        if not train or self.agent.n == 0:
+            return None
+        if agent_support.training_future(self.agent) is None:
+            self.agent.train_async()  # an inline backend trains here, in this thread
+        return agent_support.training_future(self.agent)
+
+    def take_training(self) -> Any:
+        """Take a finished job in; return the next in-flight job (a resubmission) or None."""
+        self.agent.poll_training()
+        return agent_support.training_future(self.agent)
+
+    def final_snapshot(self) -> Decision:
+        """The model the run ends with."""
+        t0 = time.perf_counter()
+        self.feeder.flush()
+        uncertainty = float("nan")
+        if self.setup.target_uncertainty is not None and self.agent.n > 0:
+            uncertainty = float(self.agent.max_uncertainty())
+        return Decision(
+            suggestion=None,
+            stop_reason=None,
+            uncertainty=uncertainty,
+            seconds=time.perf_counter() - t0,
+            snapshot=agent_support.model_snapshot(self.agent),
+            training=agent_support.training_status(self.agent),
+        )
+
+    # -- cleanup ---------------------------------------------------------------------
+
+    def cleanup(self) -> Generator[Msg, Any, None]:
+        """Finalize plan: cancel training, let a running job end, release everything.
+
+        Why wait for the running job: it uses the agent, which is not thread-safe
+        and which a user may use again as soon as ``RE`` returns. The wait goes
+        through the RunEngine (it also runs on abort), and an aborting job skips
+        its remaining steps; only a model fit already under way is waited out.
+        """
+        if not self.success:
+            self.aborting = True
+            agent_support.cancel_training(self.agent)
+        job = self.job
+        if job is not None and not job.done():
+            try:
+                yield from wait_for_future(job)
+            except Exception:  # the run is already failing or aborting
+                pass
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.bar is not None:
+            self.bar.close()
+        if self.setup.owns_agent:
+            self.agent.close()
+
+
+def in_thread(run: RunState, job: Callable[..., T], *args: Any) -> Generator[Msg, Any, T]:
+    """Run ``job(*args)`` in the worker thread; wait without blocking the RunEngine."""
+    future = run.job = run.pool.submit(job, *args)
+    yield from bps.checkpoint()  # a pause from here on replays the wait, never the submission
+    return (yield from wait_for_future(future))
+
+
+def measure(run: RunState, point: np.ndarray) -> Generator[Msg, Any, None]:
+    """Move to ``point``, trigger and read detectors and motors, checkpoint."""
+    space = run.setup.space
+    args: list[Any] = []
+    for motor, value in zip(space.motors, point, strict=True):
+        args.extend([motor, float(value)])
+    yield from bps.mv(*args)
+    yield from bps.trigger_and_read([*run.setup.detectors, *space.motors])
+    yield from bps.checkpoint()
+    run.position = np.asarray(point, dtype=np.float64)
+    run.points += 1
+    if run.bar is not None:
+        run.bar.update(run.progress())
+
+
+def record(run: RunState, **values: Any) -> Generator[Msg, Any, None]:
+    """Emit one event of the ``agent`` stream, then checkpoint."""
+    run.recorder.record(**values)
+    yield from bps.create(STREAM)
+    yield from bps.read(run.recorder)
+    yield from bps.save()
+    yield from bps.checkpoint()
+
+
+def _model_fields(decision: Decision) -> dict[str, Any]:
+    snapshot = decision.snapshot
+    return {
+        "model_version": int(snapshot.get("model_version", 0)),
+        "hyperparameters": to_json(snapshot.get("hyperparameters", {})),
+        "state": to_json(snapshot),
+        "training": to_json(decision.training),
+        "max_uncertainty": decision.uncertainty,
+        "decision_time": decision.seconds,
+    }
+
+
+def record_point(
+    run: RunState, decision: Decision, index: int, point: np.ndarray
+) -> Generator[Msg, Any, None]:
+    """Record the choice of ``point`` (row ``index`` of the decision) in the agent stream."""
+    s = decision.suggestion
+    run.recorder.record_position(point)
+    if s is None:  # explicit initial points: chosen by the user, not by a model
+        chosen = {
+            "acquisition": "initial_points",
+            "acquisition_value": float("nan"),
+            "predicted_mean": float("nan"),
+            "predicted_std": float("nan"),
+            "n_points": run.agent.n,
+            "fallback": False,
+            "message": "initial point given to the plan",
+        }
+    else:
+        chosen = {
+            "acquisition": s.acquisition,
+            "acquisition_value": float(s.values[index]),
+            "predicted_mean": float(s.predicted_mean[index]),
+            "predicted_std": float(s.predicted_std[index]),
+            "n_points": int(s.model_version.n_points),
+            "fallback": bool(s.fallback),
+            "message": str(s.message or ""),
+        }
+    yield from record(
+        run,
+        action="measure",
+        decision=run.decisions,
+        batch_index=index,
+        stop_reason="",
+        **chosen,
+        **_model_fields(decision),
+    )
+
+
+def finish(run: RunState, reason: str) -> Generator[Msg, Any, None]:
+    """Final training (unless the time budget ran out), then the ``stop`` event."""
+    train = run.setup.final_training and reason != StopReason.MAX_TIME
+    future = yield from in_thread(run, run.start_final_training, train)
+    rounds = 0
+    while future is not None and rounds < _FINAL_TRAINING_ROUNDS:
+        yield from wait_for_future(future)
+        future = yield from in_thread(run, run.take_training)
+        rounds += 1
+    final = yield from in_thread(run, run.final_snapshot)
+    run.recorder.record_position(np.full(run.setup.space.dim, np.nan))
+    feeder = run.feeder
+    yield from record(
+        run,
+        action="stop",
+        decision=run.decisions,
+        batch_index=0,
+        acquisition="",
+        acquisition_value=float("nan"),
+        predicted_mean=float("nan"),
+        predicted_std=float("nan"),
+        n_points=run.agent.n,
+        fallback=False,
+        message=f"{feeder.told} measurements told, {len(feeder.rejected)} rejected, "
+        f"{feeder.duplicates} re-taken after a pause",
+        stop_reason=reason,
+        **_model_fields(final),
+    )
+
+
+def _loop(run: RunState) -> Generator[Msg, Any, str]:
+    """Decide, record, measure until a stopping rule holds; return the stop reason."""
+    setup = run.setup
+    if setup.initial_points is not None:  # explicit positions, measured before any decision
+        for index, point in enumerate(setup.initial_points):
+            reason = run.budget_stop()
+            if reason is not None:
+                return reason
+            snapshot = Decision(None, None, float("nan"), 0.0, {}, {})
+            yield from record_point(run, snapshot, index, point)
+            yield from measure(run, point)
+        run.decisions += 1
+    first = True
+    while True:
+        reason = run.budget_stop()
+        if reason is not None:
+            return reason
+        n = setup.initial_count if first and setup.initial_count > 0 else setup.batch_size
+        first = False
+        n = min(n, setup.max_points - run.points)
+        decision = yield from in_thread(run, run.decide, n, run.progress())
+        run.uncertainty = decision.uncertainty
+        if decision.stop_reason is not None:
+            return decision.stop_reason
+        s = decision.suggestion
+        std = np.asarray(s.predicted_std, dtype=np.float64)
+        if setup.target_uncertainty is None and np.isfinite(std).any():
+            run.uncertainty = float(np.nanmax(std))
+        points = agent_support.points_in(s.points, setup.space.dim)
+        if len(points) == 0:
+            return StopReason.NO_SUGGESTION
+        for index, point in enumerate(points):  # the agent ordered them for a short path
+            reason = run.budget_stop()
+            if reason is not None:
+                return reason
+            yield from record_point(run, decision, index, point)
+            yield from measure(run, point)
+        run.decisions += 1
+
+
+def run_plan(
+    setup: Any, start_metadata: Callable[[Any], dict[str, Any]]
+) -> Generator[Msg, Any, str]:
+    """The plan body: open the run, loop, finish, close; returns the run uid.
+
+    ``start_metadata(agent)`` builds the start document's metadata.
+    """
+    agent = setup.agent
+    if agent is None:
+        agent = agent_support.default_agent(setup.space.bounds, seed=setup.seed)
+    try:
+        run = RunState(setup, agent)
+        callbacks: list[Any] = [run.feeder]
+        if setup.live_plot is not None:
+            setup.live_plot.attach(agent, setup.space)
+            callbacks.append(setup.live_plot)
+    except BaseException:
+        if setup.owns_agent:
+            agent.close()
+        raise
+
+    def body() -> Generator[Msg, Any, str]:
+        uid = yield from bps.open_run(start_metadata(agent))
+        run.started = time.monotonic()
+        reason = yield from _loop(run)
+        yield from finish(run, reason)
+        yield from bps.close_run(reason=reason)
+        if run.bar is not None:
+            run.bar.close(reason)
+            run.bar = None
+        run.success = True
+        return uid
+
+    return (yield from bpp.finalize_wrapper(bpp.subs_wrapper(body(), callbacks), run.cleanup))

@@ -1,0 +1,271 @@
+"""Draw an agent's map: posterior mean, standard deviation and the measured points.
+
+:func:`plot_map` draws one figure (1-D: mean with a ±2σ band; 2-D: a mean panel
+and a std panel), used by the replay CLI. :class:`LiveAgentPlot` is a document
+callback that redraws it as an autonomous run goes, and can write a PNG each
+time (the way to watch a run with a non-interactive backend such as Agg).
+
+Callbacks run on the RunEngine's loop, so the live plot only predicts there
+(milliseconds) and draws in a background thread, at most every ``min_interval``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gpsteer.errors import ConfigurationError, InputError
+from gpsteer.plans.recorder import STREAM
+
+__all__ = ["LiveAgentPlot", "MapData", "draw_map", "plot_map", "predict_map"]
+
+
+def _axes_of(space: Any) -> tuple[list[str], np.ndarray]:
+    """Names and ``(d, 2)`` bounds from a Space or the start document's ``gpsteer.space``."""
+    if hasattr(space, "bounds") and hasattr(space, "names"):
+        return list(space.names), np.asarray(space.bounds, dtype=np.float64)
+    entries = list(space)
+    if entries and isinstance(entries[0], Mapping):
+        names = [e["motor"] for e in entries]
+        return names, np.array([(e["lo"], e["hi"]) for e in entries], dtype=np.float64)
+    raise InputError("space must be a Space or the start document's gpsteer.space list")
+
+
+@dataclass(frozen=True)
+class MapData:
+    """A posterior evaluated on a grid, ready to draw (no agent needed any more)."""
+
+    names: tuple[str, ...]
+    bounds: np.ndarray
+    X: np.ndarray
+    y: np.ndarray
+    axes: tuple[np.ndarray, ...]
+    mean: np.ndarray
+    std: np.ndarray
+
+
+def predict_map(agent: Any, space: Any, *, grid: int = 60) -> MapData:
+    """Evaluate ``agent``'s posterior on a grid over a 1-D or 2-D space.
+
+    The only step of drawing that touches the agent (a few milliseconds).
+    """
+    names, bounds = _axes_of(space)
+    if len(names) not in (1, 2):
+        raise ConfigurationError(
+            f"maps are drawn for 1-D and 2-D spaces; this one has {len(names)} axes. Plot a "
+            "slice with agent.predict on your own grid"
+        )
+    if grid < 2:
+        raise InputError(f"grid must be at least 2, got {grid}")
+    if len(names) == 1:
+        axes: tuple[np.ndarray, ...] = (np.linspace(bounds[0, 0], bounds[0, 1], grid * 4),)
+        points = axes[0][:, None]
+    else:
+        axes = tuple(np.linspace(b[0], b[1], grid) for b in bounds)
+        points = np.stack(np.meshgrid(*axes, indexing="xy"), axis=-1).reshape(-1, 2)
+    post = agent.predict(points)
+    return MapData(
+        names=tuple(names),
+        bounds=bounds,
+        X=np.asarray(agent.X, dtype=np.float64),
+        y=np.asarray(agent.y, dtype=np.float64),
+        axes=axes,
+        mean=np.asarray(post.mean, dtype=np.float64),
+        std=np.sqrt(np.maximum(np.asarray(post.variance, dtype=np.float64), 0.0)),
+    )
+
+
+def draw_map(data: MapData, figure: Any = None, *, title: str | None = None) -> Any:
+    """Draw ``data`` (1-D: mean and ±2σ band; 2-D: mean and std panels); return the Figure."""
+    from matplotlib.figure import Figure
+
+    fig = figure if figure is not None else Figure(figsize=(10, 4.2), layout="constrained")
+    fig.clear()
+    if len(data.names) == 1:
+        _draw_1d(fig, data)
+    else:
+        _draw_2d(fig, data)
+    fig.suptitle(title or f"{len(data.X)} points measured")
+    return fig
+
+
+def plot_map(
+    agent: Any,
+    space: Any,
+    *,
+    figure: Any = None,
+    grid: int = 60,
+    title: str | None = None,
+) -> Any:
+    """Draw ``agent``'s posterior over a 1-D or 2-D space; return the matplotlib Figure.
+
+    Parameters
+    ----------
+    agent : Agent
+        An agent with data (``predict``, ``X``, ``y``).
+    space : Space or list of dict
+        Axis names and bounds (a :class:`~gpsteer.plans.validation.Space` or a
+        run's ``start["gpsteer"]["space"]``).
+    figure : matplotlib.figure.Figure, optional
+        Drawn into after clearing it; default a new figure (no pyplot needed).
+    grid : int
+        Prediction points per axis.
+    """
+    return draw_map(predict_map(agent, space, grid=grid), figure, title=title)
+
+
+def _draw_1d(fig: Any, data: MapData) -> None:
+    ax = fig.add_subplot(1, 1, 1)
+    xs, mean, std = data.axes[0], data.mean, data.std
+    ax.plot(xs, mean, color="C0", label="posterior mean")
+    ax.fill_between(xs, mean - 2 * std, mean + 2 * std, color="C0", alpha=0.25, label="±2 std")
+    ax.plot(data.X[:, 0], data.y, "o", color="k", markersize=3, label="measured")
+    ax.set_xlabel(data.names[0])
+    ax.set_ylabel("target")
+    ax.legend(loc="best", fontsize="small")
+
+
+def _draw_2d(fig: Any, data: MapData) -> None:
+    b = data.bounds
+    extent = (b[0, 0], b[0, 1], b[1, 0], b[1, 1])
+    shape = (len(data.axes[1]), len(data.axes[0]))
+    panels = (("posterior mean", data.mean, "viridis"), ("posterior std", data.std, "magma"))
+    for i, (label, values, cmap) in enumerate(panels):
+        ax = fig.add_subplot(1, 2, i + 1)
+        image = ax.imshow(
+            values.reshape(shape), origin="lower", extent=extent, aspect="auto", cmap=cmap
+        )
+        ax.plot(
+            data.X[:, 0],
+            data.X[:, 1],
+            "o",
+            color="w",
+            markersize=3.5,
+            markeredgecolor="k",
+            markeredgewidth=0.5,
+        )
+        ax.set_xlabel(data.names[0])
+        ax.set_ylabel(data.names[1])
+        ax.set_title(label)
+        fig.colorbar(image, ax=ax, shrink=0.9)
+
+
+class LiveAgentPlot:
+    """A callback that redraws the agent's map after each decision (and at the end).
+
+    Pass it to :func:`~gpsteer.plans.autonomous_plan` (``live_plot=``); the plan
+    attaches its agent and space and subscribes it for the run.
+
+    Only the prediction on the grid runs on the RunEngine's loop (milliseconds);
+    drawing and saving (often a second) run in a background thread that always
+    draws the newest map and skips the ones it was too slow for.
+
+    Parameters
+    ----------
+    save_path : str or Path, optional
+        Write the figure there (PNG, or any format matplotlib knows by suffix)
+        at each redraw.
+    figure : matplotlib.figure.Figure, optional
+        Draw into this figure; default a new, backend-independent Figure. An
+        interactive (pyplot) figure is drawn from the background thread, which
+        not every GUI backend accepts: prefer ``save_path`` or Agg.
+    grid : int
+        Prediction points per axis.
+    min_interval : float
+        Seconds between redraws during the run (the final one always happens).
+    """
+
+    def __init__(
+        self,
+        save_path: str | Path | None = None,
+        *,
+        figure: Any = None,
+        grid: int = 60,
+        min_interval: float = 2.0,
+    ) -> None:
+        if min_interval < 0:
+            raise InputError(f"min_interval must be >= 0 seconds, got {min_interval}")
+        if grid < 2:
+            raise InputError(f"grid must be at least 2, got {grid}")
+        self.save_path = None if save_path is None else Path(save_path)
+        self.figure = figure
+        self.grid = int(grid)
+        self.min_interval = float(min_interval)
+        self.agent: Any = None
+        self.space: Any = None
+        self.redraws = 0
+        self.error: BaseException | None = None
+        self._last = -np.inf
+        self._agent_descriptors: set[str] = set()
+        self._lock = threading.Lock()
+        self._latest: MapData | None = None
+        self._future: Future[None] | None = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="gpsteer-live-plot")
+
+    def attach(self, agent: Any, space: Any) -> None:
+        """Use ``agent`` and ``space`` (called by the plan before the run opens)."""
+        names, _ = _axes_of(space)
+        if len(names) not in (1, 2):
+            raise ConfigurationError(
+                f"LiveAgentPlot draws 1-D and 2-D spaces; this one has {len(names)} motors. "
+                "Drop live_plot= for this plan"
+            )
+        self.agent, self.space = agent, space
+
+    def __call__(self, name: str, doc: Mapping[str, Any]) -> None:
+        if name == "descriptor" and doc.get("name") == STREAM:
+            self._agent_descriptors.add(doc["uid"])
+        elif name == "event" and doc.get("descriptor") in self._agent_descriptors:
+            if time.monotonic() - self._last >= self.min_interval:
+                self.redraw()
+        elif name == "stop":
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Predict now; draw (and save) in the background thread."""
+        if self.agent is None or self.agent.n == 0:
+            return
+        data = predict_map(self.agent, self.space, grid=self.grid)
+        self._last = time.monotonic()
+        with self._lock:
+            self._latest = data
+            if self._future is None or self._future.done():
+                self._future = self._pool.submit(self._render)
+
+    def _render(self) -> None:
+        while True:
+            with self._lock:
+                data, self._latest = self._latest, None
+            if data is None:
+                return
+            try:
+                self.figure = draw_map(data, self.figure)
+                if self.save_path is not None:
+                    self.figure.savefig(self.save_path, dpi=90)
+                else:
+                    self.figure.canvas.draw_idle()
+            except Exception as exc:  # shown by wait(); a plot never stops a run
+                self.error = exc
+                return
+            self.redraws += 1
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the newest map is drawn (scripts, tests); raise a drawing error."""
+        while True:
+            with self._lock:
+                future = self._future
+            if future is None:
+                break
+            future.result(timeout=timeout)
+            with self._lock:
+                if self._future is future and self._latest is None:
+                    break
+        if self.error is not None:
+            raise self.error

@@ -1,0 +1,73 @@
+"""Maps drawn with the Agg backend into PNG files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+
+from gpsteer import Agent
+from gpsteer.errors import ConfigurationError
+from gpsteer.plans import LiveAgentPlot, plot_map
+from gpsteer.plans.live_plot import predict_map
+
+matplotlib.use("Agg")
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _agent(bounds: list[tuple[float, float]], n: int) -> Agent:
+    rng = np.random.default_rng(0)
+    lo, hi = np.array(bounds).T
+    X = rng.uniform(lo, hi, size=(n, len(bounds)))
+    agent = Agent(bounds=bounds, seed=0, train_schedule="never")
+    agent.tell(X, np.sin(3 * X).sum(axis=1))
+    return agent
+
+
+def test_a_1d_map_shows_mean_band_and_points(tmp_path: Path) -> None:
+    agent = _agent([(0.0, 2.0)], 7)
+    space = [{"motor": "theta", "field": "theta", "lo": 0.0, "hi": 2.0}]
+    figure = plot_map(agent, space, grid=20)
+    (ax,) = figure.axes
+    assert ax.get_xlabel() == "theta"
+    assert len(ax.lines[1].get_xdata()) == 7  # the measured points
+    figure.savefig(tmp_path / "map1d.png")
+    assert (tmp_path / "map1d.png").read_bytes()[:8] == PNG
+
+
+def test_a_2d_map_has_mean_and_std_panels(tmp_path: Path) -> None:
+    agent = _agent([(0.0, 1.0), (-1.0, 1.0)], 12)
+    space = [
+        {"motor": "x", "field": "x", "lo": 0.0, "hi": 1.0},
+        {"motor": "y", "field": "y", "lo": -1.0, "hi": 1.0},
+    ]
+    data = predict_map(agent, space, grid=15)
+    assert data.mean.shape == data.std.shape == (225,)
+    assert np.all(data.std >= 0)
+    figure = plot_map(agent, space, grid=15, title="two panels")
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    assert titles == ["posterior mean", "posterior std"]
+    assert figure.get_suptitle() == "two panels"
+
+
+def test_three_axes_are_refused() -> None:
+    agent = _agent([(0, 1)] * 3, 5)
+    space = [{"motor": f"m{i}", "field": f"m{i}", "lo": 0, "hi": 1} for i in range(3)]
+    with pytest.raises(ConfigurationError, match="1-D and 2-D"):
+        plot_map(agent, space)
+    with pytest.raises(ConfigurationError, match="3 motors"):
+        LiveAgentPlot().attach(agent, space)
+
+
+def test_the_live_plot_draws_the_newest_map_in_the_background(tmp_path: Path) -> None:
+    agent = _agent([(0.0, 2.0)], 4)
+    live = LiveAgentPlot(tmp_path / "live.png", min_interval=0.0, grid=10)
+    live.attach(agent, [{"motor": "m", "field": "m", "lo": 0.0, "hi": 2.0}])
+    live("stop", {})
+    live.wait(timeout=60)
+    assert live.redraws == 1
+    assert (tmp_path / "live.png").read_bytes()[:8] == PNG
+    assert live.figure.get_suptitle() == "4 points measured"
