@@ -1,0 +1,483 @@
+"""Train on Dask: an existing client, a scheduler address, or an embedded ``LocalCluster``.
+
+Each job becomes a small task graph: one task per start, then (for large data) one
+polishing task per seed, then a merge task; Dask spreads the starts over the workers.
+The merge task's done-callback (Dask's callback thread) fetches the small result and
+settles a :class:`concurrent.futures.Future`, so the caller later finds it finished
+without waiting on the network.
+
+The embedded cluster binds to 127.0.0.1 only. In distributed 2026.8
+``LocalCluster(processes=False, host="127.0.0.1")`` fails ("not enough values to
+unpack"): without a port it picks the ``inproc://`` transport and then cannot parse a
+host for it. Passing ``protocol="tcp://"`` with the host works for thread and process
+workers alike, so it is always passed.
+
+Worker processes are started with ``spawn``, which re-runs the main script of the
+process in every worker unless the script's work sits under
+``if __name__ == "__main__":``. An unguarded script would run a whole experiment once
+more per worker; :func:`main_is_guarded` checks for the guard and, if it is missing,
+the embedded cluster uses thread workers instead (with a :class:`TrainingWarning`).
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import copy
+import logging
+import os
+import sys
+import threading
+import time
+import warnings
+from concurrent.futures import CancelledError, Future
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+from gpsteer.errors import ConfigurationError, InputError, TrainingError, TrainingWarning
+from gpsteer.training.jobs import (
+    JobLostError,
+    JobResult,
+    JobSpec,
+    coarse_step,
+    merge_step,
+    polish_step,
+)
+from gpsteer.training.trainers import Trainer
+
+__all__ = ["DaskTrainer", "main_is_guarded"]
+
+log = logging.getLogger(__name__)
+
+#: How long a start-up or connection may take before we give up (seconds).
+DEFAULT_CONNECT_TIMEOUT = 5.0
+START_TIMEOUT = 120.0
+#: Dask's statistical profiler samples every worker thread's stack 100 times a second;
+#: measured on 2 cores it made training steps 2-3x slower, for a profile nobody reads.
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+HEAL_RETRY_S = 60.0  # ask again for a lost worker if none came back after this long
+
+
+def main_is_guarded() -> bool:
+    """Whether spawning worker processes is safe for the main script of this process.
+
+    True for interactive sessions (IPython, Jupyter, ``python -c``), for a main module
+    whose top level has an ``if __name__ == "__main__":`` block, and when the source
+    cannot be read (then we cannot tell, and follow Dask's default).
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path:
+        return True
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return True
+    return any(isinstance(node, ast.If) and _is_main_test(node.test) for node in tree.body)
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return False
+    if not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s.id for s in sides if isinstance(s, ast.Name)]
+    values = [s.value for s in sides if isinstance(s, ast.Constant)]
+    return names == ["__name__"] and values == ["__main__"]
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Open and close one connection to ``address``; raise :class:`TrainingError` if we can't.
+
+    Why not just ``Client(address)``: a Client that fails to connect leaves its IO-loop
+    thread running; a probe on a private event loop leaves nothing behind. The probe
+    runs in its own short-lived thread so that it also works under a running loop
+    (Jupyter).
+    """
+    from distributed.comm import connect
+
+    errors: list[BaseException] = []
+
+    async def go() -> None:
+        comm = await connect(address, timeout=timeout)
+        await comm.close()
+
+    def target() -> None:
+        try:
+            asyncio.run(go())
+        except BaseException as exc:  # reported below, in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="gpsteer-dask-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 5.0)
+    if thread.is_alive() or errors:
+        why = f"{type(errors[0]).__name__}: {errors[0]}" if errors else "no answer"
+        raise TrainingError(
+            f"Cannot reach the Dask scheduler at {address!r} within {timeout:g} s ({why}). "
+            "Check that the scheduler runs and the address is right, or train inline "
+            "(training='inline')."
+        )
+
+
+def _default_workers() -> int:
+    """One worker per core, leaving a core to the caller (who must keep answering ask())."""
+    return max(1, min(4, (os.cpu_count() or 1) - 1))
+
+
+class DaskTrainer(Trainer):
+    """Run training jobs on a Dask cluster.
+
+    Parameters
+    ----------
+    client
+        An existing ``distributed.Client`` (used, never closed), or a scheduler address
+        string (same as ``address``).
+    address
+        A scheduler address, e.g. ``"tcp://10.0.0.5:8786"`` (a facility cluster or a
+        dask-jobqueue cluster's ``scheduler_address``). Connected at once; an unreachable
+        address raises :class:`~gpsteer.errors.TrainingError` naming it.
+    n_workers
+        Embedded cluster only: worker count (default: cores - 1, at least 1, at most 4),
+        each with one thread.
+    processes
+        Embedded cluster only: worker processes (True) or threads of this process
+        (False). Default: processes, unless the main script lacks an
+        ``if __name__ == "__main__":`` guard (see :func:`main_is_guarded`).
+    connect_timeout
+        Seconds to wait for a scheduler before giving up.
+
+    Notes
+    -----
+    Without ``client`` or ``address`` an embedded ``LocalCluster`` on 127.0.0.1 (no
+    dashboard) is started on the first :meth:`submit`, in a background thread so that
+    the submission returns at once, and closed by :meth:`close`. Its scheduler has
+    ``allowed_failures=0``: a worker death fails the job at once, and the manager
+    resubmits it on the newest data (Dask's own retry would rerun the old snapshot).
+    Workers need ``gpsteer`` importable (true for the embedded cluster; install it in
+    a facility cluster's worker environment).
+    """
+
+    backend: ClassVar[str] = "dask"
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        address: str | None = None,
+        n_workers: int | None = None,
+        processes: bool | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ) -> None:
+        if isinstance(client, str):
+            client, address = None, client if address is None else address
+        if client is not None and address is not None:
+            raise ConfigurationError("Give either a Dask client or a scheduler address, not both.")
+        if n_workers is not None and n_workers < 1:
+            raise InputError(f"n_workers must be >= 1; got {n_workers}.")
+        if connect_timeout <= 0:
+            raise InputError(f"connect_timeout must be > 0 seconds; got {connect_timeout}.")
+        self._lock = threading.RLock()
+        self._closed = False
+        self._cluster: Any = None
+        self._client: Any = None
+        self._owns_client = False
+        self._starter: threading.Thread | None = None
+        self._start_error: BaseException | None = None
+        self._started = threading.Event()
+        self._pending: list[tuple[JobSpec, Future[JobResult]]] = []
+        self._futures: dict[Future[JobResult], list[Any]] = {}
+        self._cancelled: set[int] = set()
+        self._n_workers = n_workers or _default_workers()
+        self._processes = processes
+        self._timeout = float(connect_timeout)
+        self._heal_at: float | None = None
+        self._n_replaced = 0
+        if client is not None:
+            if not callable(getattr(client, "submit", None)):
+                raise InputError(f"client must be a distributed.Client; got {type(client)}.")
+            self._client = client
+            self._started.set()
+        elif address is not None:
+            self._connect(address)
+            self._started.set()
+
+    # ------------------------------------------------------------------ start-up
+    def _connect(self, address: str) -> None:
+        from distributed import Client
+        from distributed.comm import parse_address
+
+        try:
+            parse_address(address, strict=True)
+        except ValueError as exc:
+            raise InputError(
+                f"Not a Dask scheduler address: {address!r}; expected e.g. 'tcp://host:8786'."
+            ) from exc
+        _probe(address, self._timeout)
+        try:
+            self._client = Client(address, timeout=self._timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise TrainingError(
+                f"Cannot connect to the Dask scheduler at {address!r}: {exc}. Check the "
+                "address, or train inline (training='inline')."
+            ) from exc
+        self._owns_client = True
+
+    def _start_embedded(self) -> None:
+        import dask
+        from distributed import Client, LocalCluster
+
+        extra: dict[str, Any] = {}
+        with dask.config.set(WORKER_CONFIG):
+            if self._processes:  # a full copy: nannies merge it shallowly, keep it for restarts
+                extra["config"] = copy.deepcopy(dask.config.config)
+            cluster = LocalCluster(
+                n_workers=self._n_workers,
+                threads_per_worker=1,
+                processes=bool(self._processes),
+                host="127.0.0.1",
+                protocol="tcp://",
+                dashboard_address=None,
+                # The scheduler always serves /health and /metrics over HTTP, on port 8787
+                # unless told otherwise (a second cluster then warns): any free loopback port.
+                scheduler_kwargs={"allowed_failures": 0, "dashboard_address": "127.0.0.1:0"},
+                **extra,
+            )
+        try:
+            client = Client(cluster, set_as_default=False)
+        except BaseException:
+            cluster.close()
+            raise
+        self._cluster, self._client, self._owns_client = cluster, client, True
+
+    def _decide_processes(self) -> None:
+        # In the caller's thread, so that the warning reaches the caller.
+        if self._processes is not None:
+            return
+        self._processes = main_is_guarded()
+        if not self._processes:
+            main = getattr(sys.modules.get("__main__"), "__file__", "?")
+            warnings.warn(
+                f"The main script {main} has no `if __name__ == '__main__':` guard, so Dask "
+                "worker processes would run it again; training uses thread workers in this "
+                "process instead. Add the guard, or pass processes=False to DaskTrainer to "
+                "silence this.",
+                TrainingWarning,
+                stacklevel=5,
+            )
+
+    def _starter_main(self) -> None:
+        try:
+            self._start_embedded()
+        except BaseException as exc:  # reported through every waiting job's future
+            error = TrainingError(
+                f"The embedded Dask cluster failed to start ({type(exc).__name__}: {exc})."
+            )
+            error.__cause__ = exc
+            self._start_error = error
+        with self._lock:  # under the lock: no submit can slip in between
+            pending, self._pending = self._pending, []
+            closed = self._closed
+            self._started.set()
+        for spec, future in pending:
+            if closed:
+                _settle(future, error=CancelledError())
+            elif self._start_error is not None:
+                _settle(future, error=self._start_error)
+            else:
+                self._submit_graph(spec, future)
+
+    def start(self, wait: bool = True) -> None:
+        """Start the embedded cluster now (otherwise the first :meth:`submit` does).
+
+        ``wait=False`` starts it in the background and returns at once.
+        """
+        with self._lock:
+            if self._closed:
+                raise TrainingError("This DaskTrainer is closed; create a new one.")
+            if self._starter is None and not self._started.is_set():
+                self._decide_processes()
+                self._starter = threading.Thread(
+                    target=self._starter_main, name="gpsteer-dask-start", daemon=True
+                )
+                self._starter.start()
+        if wait:
+            self._started.wait(START_TIMEOUT)
+            if self._start_error is not None:
+                raise self._start_error
+
+    # ------------------------------------------------------------------ jobs
+    def submit(self, spec: JobSpec) -> Future[JobResult]:
+        future: Future[JobResult] = Future()
+        future.set_running_or_notify_cancel()
+        with self._lock:
+            if self._closed:
+                raise TrainingError("This DaskTrainer is closed; create a new one.")
+            if not self._started.is_set():
+                self._pending.append((spec, future))
+                self.start(wait=False)
+                return future
+        if self._start_error is not None:
+            _settle(future, error=self._start_error)
+        else:
+            self._submit_graph(spec, future)
+        return future
+
+    def _submit_graph(self, spec: JobSpec, future: Future[JobResult]) -> None:
+        client = self._client
+        try:
+            coarse = [
+                client.submit(coarse_step, spec, [i], pure=False) for i in range(spec.n_starts)
+            ]
+            stages = list(coarse)
+            if spec.subset is not None:
+                stages += [
+                    client.submit(polish_step, spec, i, *coarse, pure=False)
+                    for i in range(spec.n_polish + 1)
+                ]
+            final = client.submit(merge_step, spec, *stages, pure=False)
+        except Exception as exc:  # e.g. the client lost its scheduler
+            _settle(future, error=JobLostError(f"Could not submit the training job: {exc}"))
+            return
+        with self._lock:
+            self._futures[future] = [*stages, final]
+        final.add_done_callback(partial(self._on_final, future))
+
+    def _on_final(self, future: Future[JobResult], final: Any) -> None:
+        # Runs in Dask's callback thread: fetch the small result, settle our future.
+        with self._lock:
+            self._futures.pop(future, None)
+            cancelled = id(future) in self._cancelled or self._closed
+        if future.done():
+            return
+        try:
+            value = final.result()
+        except BaseException as exc:
+            _settle(future, error=self._classify(exc, cancelled))
+            return
+        finally:
+            # Release now: the error's traceback holds this frame (and so ``final``) in
+            # a reference cycle, which would keep the task on the scheduler until the
+            # garbage collector runs.
+            final.release()
+        _settle(future, value=value)
+
+    @staticmethod
+    def _classify(exc: BaseException, cancelled: bool) -> BaseException:
+        from distributed import KilledWorker
+        from distributed.comm import CommClosedError
+
+        if cancelled:
+            return CancelledError()
+        lost = (KilledWorker, CommClosedError, OSError, TimeoutError, asyncio.CancelledError)
+        if isinstance(exc, lost) or isinstance(exc, CancelledError):
+            error = JobLostError(
+                f"The training job was lost ({type(exc).__name__}): a worker died while "
+                "running it, or the connection to the scheduler broke."
+            )
+            error.__cause__ = exc
+            return error
+        return exc
+
+    def check(self) -> None:
+        """Restore the embedded cluster's workers if Dask dropped one for good.
+
+        A ``LocalCluster`` closes a worker's nanny when no replacement registered within
+        ``distributed.deploy.lost-worker-timeout`` (15 s) of a crash, e.g. after two
+        crashes in a row on a slow machine; with one worker the cluster would then
+        never run a job again. Asking it to scale to its own size starts the missing
+        worker. No network traffic: two dictionary sizes are compared.
+        """
+        cluster = self._cluster
+        if cluster is None or self._closed:
+            return
+        try:
+            missing = [name for name in cluster.worker_spec if name not in cluster.workers]
+        except Exception as exc:  # a closing cluster: nothing to restore
+            log.debug("check failed: %s", exc)
+            return
+        if not missing:
+            self._heal_at = None
+            return
+        now = time.monotonic()
+        if self._heal_at is None or now - self._heal_at > HEAL_RETRY_S:  # once, not per poll
+            self._heal_at = now
+            log.warning("Starting %d Dask worker(s) to replace lost ones.", len(missing))
+            for name in missing:  # new names: a dying worker may still hold the old one
+                self._n_replaced += 1
+                del cluster.worker_spec[name]
+                cluster.worker_spec[f"{name}-replacement-{self._n_replaced}"] = cluster.new_spec
+            cluster.scale(len(cluster.worker_spec))
+
+    def cancel(self, future: Future[JobResult]) -> None:
+        with self._lock:
+            self._cancelled.add(id(future))
+            futures = self._futures.pop(future, [])
+            self._pending = [(s, f) for s, f in self._pending if f is not future]
+        if futures and self._client is not None:
+            try:
+                self._client.cancel(futures, force=True)
+            except Exception as exc:  # the cluster may already be gone; nothing to stop
+                log.debug("cancel failed: %s", exc)
+        _settle(future, error=CancelledError())
+
+    def close(self) -> None:
+        """Cancel every job; close the connection and the embedded cluster we started."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            starter = self._starter
+            jobs = list(self._futures)
+            pending = [f for _, f in self._pending]
+        if starter is not None:
+            starter.join(START_TIMEOUT)
+        for future in jobs:
+            self.cancel(future)
+        for future in pending:
+            _settle(future, error=CancelledError())
+        if self._owns_client and self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+
+    # ------------------------------------------------------------------ introspection
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` in use, or None before the embedded cluster started."""
+        return self._client
+
+    @property
+    def address(self) -> str | None:
+        client = self._client
+        if client is None:
+            return None
+        try:
+            return str(client.scheduler.address)
+        except AttributeError:
+            return None
+
+    @property
+    def processes(self) -> bool | None:
+        """Embedded cluster: whether workers are processes (None until decided)."""
+        return self._processes
+
+    def __repr__(self) -> str:
+        where = self.address or ("embedded, not started" if self._cluster is None else "?")
+        return f"DaskTrainer({where})"
+
+
+def _settle(
+    future: Future[JobResult], *, value: JobResult | None = None, error: BaseException | None = None
+) -> None:
+    """Set ``future``'s outcome once; later attempts (a cancel racing a result) are ignored."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)  # type: ignore[arg-type]
+    except Exception:  # InvalidStateError: already settled
+        pass

@@ -1,0 +1,70 @@
+"""Scoring hyperparameters on the data a model holds now: the basis of the acceptance rule.
+
+A training result is only as good as its likelihood on the *current* data, so results
+computed on an older snapshot are re-scored before they may replace anything. These
+helpers are pure functions of a model and a theta vector, plus a fingerprint that tells
+whether a model's data changed since a job's snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import torch
+
+from gpsteer.errors import NumericalError
+from gpsteer.gp.model import GaussianProcess
+
+__all__ = ["data_key", "improves", "log_likelihood_at", "optimum_weights"]
+
+#: Relative margin a candidate must beat the current likelihood by (as in ``gp.fit``).
+RELATIVE_TOLERANCE = 1e-9
+
+
+def data_key(gp: GaussianProcess) -> str:
+    """A fingerprint of ``gp``'s data (inputs, outputs, measured noise): equal iff unchanged."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.int64(gp.n).tobytes())
+    for array in (gp.X, gp.y, gp.noise_variance):
+        h.update(b"-" if array is None else np.ascontiguousarray(array, dtype=float).tobytes())
+    return h.hexdigest()
+
+
+def log_likelihood_at(gp: GaussianProcess, theta: np.ndarray) -> float:
+    """Log marginal likelihood plus log prior of ``gp``'s data at ``theta`` (``-inf`` if singular).
+
+    The objective training maximises. ``gp``'s own hyperparameters are restored
+    afterwards (values, so its cached factor stays valid).
+    """
+    before = gp.theta.clone()
+    try:
+        with torch.no_grad():
+            gp.set_theta(torch.as_tensor(np.asarray(theta), dtype=gp.dtype, device=gp.device))
+            value = float(gp.log_marginal_likelihood(include_prior=True))
+    except NumericalError:
+        value = float("-inf")
+    finally:
+        gp.set_theta(before)
+    return value if np.isfinite(value) else float("-inf")
+
+
+def improves(candidate: float, current: float) -> bool:
+    """Whether log likelihood ``candidate`` beats ``current`` by more than the tolerance."""
+    if not np.isfinite(candidate):
+        return False
+    if not np.isfinite(current):
+        return True
+    return candidate > current + RELATIVE_TOLERANCE * max(1.0, abs(current))
+
+
+def optimum_weights(log_likelihoods: np.ndarray | list[float]) -> np.ndarray:
+    """Weights ~ exp(log likelihood), normalised: a Laplace-free model average over optima."""
+    lml = np.asarray(log_likelihoods, dtype=float)
+    if lml.size == 0:
+        return lml
+    finite = np.isfinite(lml)
+    if not finite.any():
+        return np.full(lml.size, 1.0 / lml.size)
+    w = np.where(finite, np.exp(lml - lml[finite].max()), 0.0)
+    return w / w.sum()
