@@ -35,5 +35,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks profile_collection
 	$(VENV)/bin/lint-imports
 
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache build dist src/*.egg-info

@@ -18,6 +18,7 @@ __all__ = [
     "NumericalError",
     "NumericalWarning",
     "OptimizationWarning",
+    "RejectedReadingError",
     "ShapeError",
     "TrainingError",
     "TrainingWarning",
@@ -45,6 +46,15 @@ class UnknownNameError(InputError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
+
+
+class RejectedReadingError(InputError):
+    """One reading must not reach the model (a saturated detector, a beam dump...).
+
+    Raise it from a plan's target reduction with the reason; the plan records the
+    rejection in the run's ``agent`` stream and goes on. Any other exception a
+    reduction raises stops the run.
+    """
 
 
 class ConfigurationError(GpsteerError, ValueError):

@@ -30,8 +30,8 @@ from gpsteer.training import (
     TrainingManager,
     make_trainer,
 )
-from gpsteer.training.dask_trainer import main_is_guarded
 from gpsteer.training.jobs import make_job, run_job
+from gpsteer.training.local_cluster import main_is_guarded
 from gpsteer.training.scoring import data_key, improves, log_likelihood_at, optimum_weights
 
 BOUNDS = [(0.0, 1.0), (0.0, 1.0)]
@@ -369,3 +369,25 @@ def test_unguarded_script_gets_thread_workers(
         trainer._decide_processes()
     assert trainer.processes is False
     assert DaskTrainer(processes=True).processes is True  # an explicit choice stands
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_lower_priority_touches_only_the_calling_thread() -> None:
+    import os
+    import threading
+
+    from gpsteer.training.jobs import lower_priority
+
+    main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: list[int] = []
+
+    def step() -> None:
+        lower_priority(main + 5)
+        lower_priority(main + 1)  # never lowers the value again
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    thread = threading.Thread(target=step)
+    thread.start()
+    thread.join()
+    assert seen == [main + 5]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main

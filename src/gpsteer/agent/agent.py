@@ -38,6 +38,7 @@ from gpsteer.agent.state import AgentState
 from gpsteer.agent.training_backend import TrainingBackend, make_training
 from gpsteer.agent.transforms import OutputTransform, make_output_transform
 from gpsteer.agent.validation import (
+    MAX_ABS_VALUE,
     check_bounds,
     check_constraints,
     check_count,
@@ -45,7 +46,7 @@ from gpsteer.agent.validation import (
     check_points,
     check_values,
 )
-from gpsteer.errors import ConfigurationError, InputError, NotFittedError
+from gpsteer.errors import ConfigurationError, InputError, NotFittedError, ShapeError
 from gpsteer.gp import GaussianProcess, Posterior
 from gpsteer.gp.fit import FitResult
 from gpsteer.gp.kernels import Kernel
@@ -252,7 +253,12 @@ class Agent(OptimizerProtocol):
         nv = None
         if noise_variance is not None:
             nv = check_values(
-                noise_variance, X.shape[0], "noise_variance", nonnegative=True, allow_scalar=True
+                noise_variance,
+                X.shape[0],
+                "noise_variance",
+                nonnegative=True,
+                allow_scalar=True,
+                max_abs=MAX_ABS_VALUE**2,
             )
         if self.n and (nv is None) != (self._nv is None):
             raise ConfigurationError(
@@ -448,7 +454,13 @@ class Agent(OptimizerProtocol):
     def _check_position(self, position: Any) -> np.ndarray | None:
         if position is None:
             return self._X[-1].copy() if self.n else None
-        return check_points(position, self._bounds, "current_position")[0]
+        points = check_points(position, self._bounds, "current_position")
+        if points.shape[0] != 1:
+            raise ShapeError(
+                f"current_position must be one point, ({self.dim},); got shape "
+                f"{np.shape(position)}."
+            )
+        return points[0]
 
     def _require_data(self) -> None:
         if self.n == 0:

@@ -79,7 +79,12 @@ class LogTransform(OutputTransform):
             return np.log(y)
 
     def forward_variance(self, y: np.ndarray, variance: np.ndarray) -> np.ndarray:
-        return variance / y**2
+        # The variance of log(y) for a log-normal y with this mean and variance,
+        # log(1 + v / y^2): the delta method's v / y^2 for small relative noise, and
+        # finite (no 0/0 from an underflowing y^2) for noise far larger than y.
+        with np.errstate(divide="ignore"):
+            log_ratio = np.log(variance) - 2.0 * np.log(y)
+        return np.logaddexp(0.0, log_ratio)
 
     def inverse_moments(
         self, mean: np.ndarray, variance: np.ndarray

@@ -24,6 +24,9 @@ __all__ = [
 #: Measured positions may lie this far (relative to the width) outside the bounds: motor
 #: readbacks differ from setpoints by a little.
 BOUNDS_TOLERANCE = 1e-3
+#: Largest magnitude of a measured value: the posterior variance is in squared units, and
+#: above this it would overflow float64.
+MAX_ABS_VALUE = 1e150
 
 
 def _numeric(a: Any, name: str) -> np.ndarray:
@@ -85,9 +88,15 @@ def check_points(
 
 
 def check_values(
-    y: Any, n: int, name: str = "y", *, nonnegative: bool = False, allow_scalar: bool = False
+    y: Any,
+    n: int,
+    name: str = "y",
+    *,
+    nonnegative: bool = False,
+    allow_scalar: bool = False,
+    max_abs: float = MAX_ABS_VALUE,
 ) -> np.ndarray:
-    """``(n,)`` finite values (``>= 0`` when ``nonnegative``)."""
+    """``(n,)`` finite values no larger than ``max_abs`` (``>= 0`` when ``nonnegative``)."""
     arr = _numeric(y, name).reshape(-1)
     if allow_scalar and arr.size == 1 and n != 1:
         arr = np.full(n, float(arr[0]))
@@ -98,6 +107,12 @@ def check_values(
         raise InputError(f"{name} contains {bad} NaN or inf value(s); drop those points.")
     if nonnegative and (arr < 0).any():
         raise InputError(f"{name} must be >= 0; got {float(arr.min())}.")
+    largest = float(np.abs(arr).max(initial=0.0))
+    if largest > max_abs:
+        raise InputError(
+            f"{name} holds values up to {largest:.3g}, too large to model in float64 (their "
+            f"variances would overflow); rescale them to below {max_abs:.0e}, e.g. change units."
+        )
     return arr
 
 

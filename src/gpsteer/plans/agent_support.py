@@ -102,6 +102,14 @@ def rebuild_agent(
     metadata["configuration"] = configuration
     metadata["point_ids"] = [None] * len(y)
     metadata["pending"] = []
+    if snapshot.get("n_first") is None and len(y):
+        # The recorded model held no data yet (a run that failed during its first
+        # design): rebuild it empty and tell it the data, as its next decision would.
+        metadata["point_ids"] = []
+        empty = {"X": np.empty((0, X.shape[1])), "y": np.empty(0), "theta": np.empty(0)}
+        agent = Agent.from_state(AgentState(metadata=metadata, arrays=empty), **overrides)
+        agent.tell(X, y, noise_variance=noise_variance)
+        return agent
     arrays = {"X": X, "y": y, "theta": np.asarray(snapshot.get("theta", []), dtype=np.float64)}
     if noise_variance is not None:
         arrays["noise_variance"] = noise_variance

@@ -20,9 +20,14 @@ Two details make it exact under the RunEngine's pause and resume:
   the rest in :attr:`AgentFeeder.duplicates`, on the live stream and on replay
   alike.
 * An event whose value is NaN or infinite, whose variance is not a
-  non-negative finite number, or whose readbacks lie outside the bounds (by
-  more than the agent's tolerance) is not told; it is counted in
-  :attr:`AgentFeeder.rejected` (a recorded rejection, never a silent drop).
+  non-negative finite number, whose readbacks lie outside the bounds (by
+  more than the agent's tolerance), or for which the target reduction raised
+  :class:`~gpsteer.errors.RejectedReadingError` (e.g. a saturated detector) is
+  not told; it is counted in :attr:`AgentFeeder.rejected` with its reason (a
+  recorded rejection, never a silent drop), and the plan writes it to the
+  run's ``agent`` stream.
+* Any other error of the target reduction is raised as an
+  :class:`~gpsteer.errors.InputError` that names the event it failed on.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from typing import Any
 import numpy as np
 from event_model import unpack_event_page
 
-from gpsteer.errors import UnknownNameError
+from gpsteer.errors import InputError, RejectedReadingError, UnknownNameError
 from gpsteer.plans.validation import TargetSpec
 
 __all__ = ["AgentFeeder", "Rejection"]
@@ -47,6 +52,9 @@ logger = logging.getLogger(__name__)
 #: Readbacks may lie this far outside the bounds (a fraction of the width; the agent's
 #: own tolerance): encoders and deadbands put a motor a hair past where it was sent.
 BOUNDS_TOLERANCE = 1e-3
+#: Largest value magnitude the agent models (``gpsteer.agent.validation.MAX_ABS_VALUE``,
+#: repeated so that importing the plans does not import torch).
+MAX_ABS_VALUE = 1e150
 
 
 @dataclass(frozen=True)
@@ -182,7 +190,16 @@ class AgentFeeder:
             logger.info("event seq_num %d was re-taken after a pause; told once", key[1])
             return
         self._seen.add(key)
-        self.observe(doc["data"], seq_num=key[1])
+        try:
+            self.observe(doc["data"], seq_num=key[1])
+        except Exception as exc:
+            run = (self.run_uid or "?")[:8]
+            raise InputError(
+                f"the target {self.target.name!r} could not be computed for event seq_num "
+                f"{key[1]} of the {self.stream!r} stream of run {run}: {type(exc).__name__}: "
+                f"{exc}. Fix the reduction (or pass another target); the event and those "
+                "before it are stored"
+            ) from exc
         if not self.defer:
             self.flush()
 
@@ -199,9 +216,19 @@ class AgentFeeder:
         return x, y, variance
 
     def observe(self, data: Mapping[str, Any], *, seq_num: int = -1) -> bool:
-        """Reduce one event's ``data`` into an observation; False if it was rejected."""
-        x, y, variance = self.reduce(data)
-        reason = self._check(x, y, variance)
+        """Reduce one event's ``data`` into an observation; False if it was rejected.
+
+        A reading is rejected (and recorded in :attr:`rejected`) when it is not
+        finite, lies outside the bounds, or the target reduction raised
+        :class:`~gpsteer.errors.RejectedReadingError`; any other error of the
+        reduction propagates.
+        """
+        try:
+            x, y, variance = self.reduce(data)
+        except RejectedReadingError as exc:
+            x, y, variance, reason = np.empty(0), math.nan, None, str(exc) or "rejected"
+        else:
+            reason = self._check(x, y, variance)
         if reason is not None:
             self.rejected.append(Rejection(seq_num, reason))
             logger.warning("event seq_num %d not told to the agent: %s", seq_num, reason)
@@ -237,7 +264,11 @@ class AgentFeeder:
             return f"a motor readback is not finite ({x.tolist()})"
         if not math.isfinite(y):
             return f"the target value is {y}"
-        if variance is not None and not (math.isfinite(variance) and variance >= 0):
+        if abs(y) > MAX_ABS_VALUE:
+            return f"the target value {y:.3g} is too large to model (above {MAX_ABS_VALUE:.0e})"
+        if variance is not None and not (
+            math.isfinite(variance) and 0 <= variance <= MAX_ABS_VALUE**2
+        ):
             return f"the noise variance is {variance}"
         if self.bounds is not None:
             lo, hi = self.bounds[:, 0], self.bounds[:, 1]

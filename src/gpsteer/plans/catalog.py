@@ -165,8 +165,11 @@ class BackgroundWriter:
 
     A failed write is logged at once and raised, once, as :class:`CatalogError`
     from the next document call (so the RunEngine aborts the run) or from
-    :meth:`flush`/:meth:`close`. The rest of that run is not passed on (a
-    partial run would only fail again); the next run start is.
+    :meth:`flush`/:meth:`close`. The ``start`` document is the exception to
+    "the loop only pays for a copy": the call waits until it is stored, so a
+    catalog that cannot store a run fails it before the plan moves anything.
+    The rest of a failed run is not passed on (a partial run would only fail
+    again); the next run start is.
 
     Parameters
     ----------
@@ -189,6 +192,11 @@ class BackgroundWriter:
             raise CatalogError("the catalog writer is closed; subscribe a new one")
         # The RunEngine owns the document; copy so later changes cannot race the worker.
         self._queue.put((name, copy.deepcopy(doc)))
+        if name == "start":
+            # Why wait for this one: a catalog that broke since it was opened (server
+            # gone, disk full) then fails the run at open_run, before anything moves.
+            self._queue.join()
+            self._raise_error()
 
     def _work(self) -> None:
         run_failed = False  # after a failure, drop the rest of that run

@@ -12,9 +12,14 @@ What keeps the RunEngine responsive (pause, suspenders, Ctrl-C):
 * A checkpoint follows every saved event and every submitted job, so a pause
   re-runs at most one move and one reading and never submits work twice. A
   point re-taken after a pause has the same ``seq_num`` and is told once.
-* Abort, halt and Ctrl-C: the RunEngine writes the stop document; a
-  ``finalize_wrapper`` stops the worker thread and cancels training (closing
-  the agent when the plan built it).
+* Stop, abort and Ctrl-C: the RunEngine writes the stop document; a
+  ``finalize_wrapper`` tells the agent the measurements it has not yet been
+  told, stops the worker thread and cancels training (closing the agent when
+  the plan built it). A halt runs no more messages: the same is done at once,
+  when the RunEngine closes the plan.
+* A device that fails (an IOC gone, a move that times out) fails the run with
+  a :class:`~gpsteer.errors.DeviceError` that names it; what was measured
+  before is stored, and :func:`~gpsteer.plans.resume_plan` continues from there.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from typing import Any, TypeVar
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 import numpy as np
-from bluesky.utils import Msg
+from bluesky.utils import FailedStatus, Msg, RunEngineControlException
 
+from gpsteer.errors import DeviceError, GpsteerError
 from gpsteer.plans import agent_support
 from gpsteer.plans.callback import AgentFeeder
 from gpsteer.plans.futures import wait_for_future
@@ -42,6 +48,10 @@ T = TypeVar("T")
 #: Rounds of "wait for the training job, take it in" at the end; a job that started
 #: on older data is resubmitted once on all the data, so two rounds suffice.
 _FINAL_TRAINING_ROUNDS = 3
+#: Packages whose exceptions, raised by a move or a reading, are device failures.
+_DEVICE_PACKAGES = ("ophyd", "ophyd_async", "caproto", "epics")
+#: Seconds a halt waits for the decision thread before releasing the agent anyway.
+_HALT_WAIT_S = 60.0
 
 
 class StopReason:
@@ -90,6 +100,8 @@ class RunState:
         self.success = False
         self.job: Future[Any] | None = None  # the job the worker thread runs or ran last
         self.aborting = False  # set by the cleanup of a failed run: jobs stop early
+        self.uid = ""  # the run's uid, once open
+        self.rejections_recorded = 0  # feeder rejections already in the agent stream
 
     def progress(self) -> Progress:
         """Where the run stands now."""
@@ -185,11 +197,38 @@ class RunState:
                 yield from wait_for_future(job)
             except Exception:  # the run is already failing or aborting
                 pass
+        if not self.success and self.feeder.n > self.feeder.told:
+            # Measured, stored, not yet told: the agent must hold what the catalog holds.
+            try:
+                yield from wait_for_future(self.pool.submit(self._tell_pending))
+            except Exception:  # the run is already failing; its documents hold the data
+                pass
+        self._release()
+
+    def _tell_pending(self) -> None:
+        self.feeder.flush()
+        agent_support.cancel_training(self.agent)  # the tell may have scheduled a job
+
+    def _release(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
         if self.bar is not None:
             self.bar.close()
         if self.setup.owns_agent:
             self.agent.close()
+
+    def halt(self) -> None:
+        """The RunEngine closed the plan (halt): clean up without RunEngine messages.
+
+        Blocks the RunEngine loop while the decision thread finishes (halting, it
+        serves nothing else), so the agent is not in use when ``RE.halt()`` returns.
+        """
+        self.aborting = True
+        agent_support.cancel_training(self.agent)
+        try:
+            self.pool.submit(self._tell_pending).result(timeout=_HALT_WAIT_S)
+        except Exception:  # halting anyway; the documents hold the data
+            pass
+        self._release()
 
 
 def in_thread(run: RunState, job: Callable[..., T], *args: Any) -> Generator[Msg, Any, T]:
@@ -205,13 +244,88 @@ def measure(run: RunState, point: np.ndarray) -> Generator[Msg, Any, None]:
     args: list[Any] = []
     for motor, value in zip(space.motors, point, strict=True):
         args.extend([motor, float(value)])
-    yield from bps.mv(*args)
-    yield from bps.trigger_and_read([*run.setup.detectors, *space.motors])
+    where = ", ".join(f"{n}={float(v):.6g}" for n, v in zip(space.names, point, strict=True))
+    try:
+        yield from bps.mv(*args)
+    except Exception as exc:
+        error = _device_error(run, exc, space.motors, f"moving to {where}")
+        if error is exc:
+            raise
+        raise error from exc
+    try:
+        yield from bps.trigger_and_read([*run.setup.detectors, *space.motors])
+    except Exception as exc:
+        error = _device_error(run, exc, run.setup.detectors, f"measuring at {where}")
+        if error is exc:
+            raise
+        raise error from exc
     yield from bps.checkpoint()
     run.position = np.asarray(point, dtype=np.float64)
     run.points += 1
     if run.bar is not None:
         run.bar.update(run.progress())
+
+
+def _settled(future: Any) -> Future[None]:
+    """A future that completes, without error, when ``future`` has finished."""
+    done: Future[None] = Future()
+    future.add_done_callback(lambda _: done.set_result(None))
+    return done
+
+
+def _device_error(run: RunState, exc: Exception, devices: Any, doing: str) -> Exception:
+    """``exc`` as a :class:`DeviceError` naming the device and saying what to do next.
+
+    Only device failures are translated: a failed status, a timeout, a lost
+    connection, an ophyd/caproto error. RunEngine control (stop, abort) and
+    errors of callbacks (a target reduction, the catalog) pass through unchanged.
+    """
+    package = type(exc).__module__.split(".")[0]
+    if (
+        not isinstance(exc, (FailedStatus, TimeoutError, OSError))
+        and package not in _DEVICE_PACKAGES
+    ):
+        return exc
+    if isinstance(exc, (RunEngineControlException, GpsteerError)):
+        return exc
+    cause: BaseException = exc
+    names = [getattr(d, "name", repr(d)) for d in devices]
+    if isinstance(exc, FailedStatus):
+        status = exc.args[0] if exc.args else None
+        device = getattr(status, "device", None) or getattr(status, "obj", None)
+        if device is not None:
+            names = [getattr(device, "name", repr(device))]
+        cause = exc.__cause__ or exc
+    text = str(cause).rstrip(". ")
+    what = f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+    return DeviceError(
+        f"{' / '.join(names)} failed while {doing} (point {run.points + 1} of run "
+        f"{run.uid[:8]}): {what}. The {run.points} point(s) measured before are stored; "
+        "bring the device back (restart its IOC, check the motor) and continue with "
+        f"resume_plan(catalog[{run.uid[:8]!r}], ...)."
+    )
+
+
+def record_rejections(
+    run: RunState, decision: Decision, index: int, point: np.ndarray
+) -> Generator[Msg, Any, None]:
+    """Record each reading the feeder refused since the last call (``agent_action="reject"``)."""
+    rejected = run.feeder.rejected
+    while run.rejections_recorded < len(rejected):
+        rejection = rejected[run.rejections_recorded]
+        run.rejections_recorded += 1
+        run.recorder.record_position(point)
+        chosen = _chosen(run, decision, index)
+        chosen["message"] = f"reading seq_num {rejection.seq_num} not told: {rejection.reason}"
+        yield from record(
+            run,
+            action="reject",
+            decision=run.decisions,
+            batch_index=index,
+            stop_reason="",
+            **chosen,
+            **_model_fields(decision),
+        )
 
 
 def record(run: RunState, **values: Any) -> Generator[Msg, Any, None]:
@@ -239,10 +353,23 @@ def record_point(
     run: RunState, decision: Decision, index: int, point: np.ndarray
 ) -> Generator[Msg, Any, None]:
     """Record the choice of ``point`` (row ``index`` of the decision) in the agent stream."""
-    s = decision.suggestion
     run.recorder.record_position(point)
+    yield from record(
+        run,
+        action="measure",
+        decision=run.decisions,
+        batch_index=index,
+        stop_reason="",
+        **_chosen(run, decision, index),
+        **_model_fields(decision),
+    )
+
+
+def _chosen(run: RunState, decision: Decision, index: int) -> dict[str, Any]:
+    """The agent-stream fields that say how row ``index`` of ``decision`` was chosen."""
+    s = decision.suggestion
     if s is None:  # explicit initial points: chosen by the user, not by a model
-        chosen = {
+        return {
             "acquisition": "initial_points",
             "acquisition_value": float("nan"),
             "predicted_mean": float("nan"),
@@ -251,25 +378,15 @@ def record_point(
             "fallback": False,
             "message": "initial point given to the plan",
         }
-    else:
-        chosen = {
-            "acquisition": s.acquisition,
-            "acquisition_value": float(s.values[index]),
-            "predicted_mean": float(s.predicted_mean[index]),
-            "predicted_std": float(s.predicted_std[index]),
-            "n_points": int(s.model_version.n_points),
-            "fallback": bool(s.fallback),
-            "message": str(s.message or ""),
-        }
-    yield from record(
-        run,
-        action="measure",
-        decision=run.decisions,
-        batch_index=index,
-        stop_reason="",
-        **chosen,
-        **_model_fields(decision),
-    )
+    return {
+        "acquisition": s.acquisition,
+        "acquisition_value": float(s.values[index]),
+        "predicted_mean": float(s.predicted_mean[index]),
+        "predicted_std": float(s.predicted_std[index]),
+        "n_points": int(s.model_version.n_points),
+        "fallback": bool(s.fallback),
+        "message": str(s.message or ""),
+    }
 
 
 def finish(run: RunState, reason: str) -> Generator[Msg, Any, None]:
@@ -278,7 +395,9 @@ def finish(run: RunState, reason: str) -> Generator[Msg, Any, None]:
     future = yield from in_thread(run, run.start_final_training, train)
     rounds = 0
     while future is not None and rounds < _FINAL_TRAINING_ROUNDS:
-        yield from wait_for_future(future)
+        # A failed job (worker or scheduler lost) is the agent's to handle: taking it in
+        # resubmits it or trains inline. It must not fail the run.
+        yield from wait_for_future(_settled(future))
         future = yield from in_thread(run, run.take_training)
         rounds += 1
     final = yield from in_thread(run, run.final_snapshot)
@@ -313,6 +432,7 @@ def _loop(run: RunState) -> Generator[Msg, Any, str]:
             snapshot = Decision(None, None, float("nan"), 0.0, {}, {})
             yield from record_point(run, snapshot, index, point)
             yield from measure(run, point)
+            yield from record_rejections(run, snapshot, index, point)
         run.decisions += 1
     first = True
     while True:
@@ -339,6 +459,7 @@ def _loop(run: RunState) -> Generator[Msg, Any, str]:
                 return reason
             yield from record_point(run, decision, index, point)
             yield from measure(run, point)
+            yield from record_rejections(run, decision, index, point)
         run.decisions += 1
 
 
@@ -365,6 +486,7 @@ def run_plan(
 
     def body() -> Generator[Msg, Any, str]:
         uid = yield from bps.open_run(start_metadata(agent))
+        run.uid = str(uid or "")
         run.started = time.monotonic()
         reason = yield from _loop(run)
         yield from finish(run, reason)
@@ -375,4 +497,8 @@ def run_plan(
         run.success = True
         return uid
 
-    return (yield from bpp.finalize_wrapper(bpp.subs_wrapper(body(), callbacks), run.cleanup))
+    try:
+        return (yield from bpp.finalize_wrapper(bpp.subs_wrapper(body(), callbacks), run.cleanup))
+    except GeneratorExit:  # RE.halt(): finalize_wrapper skips the cleanup plan
+        run.halt()
+        raise

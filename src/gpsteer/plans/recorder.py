@@ -7,14 +7,17 @@ the catalog holds, next to every measurement, the model that chose it.
 
 One event per chosen point (``agent_action == "measure"``; with ``batch_size=1``
 one event per decision, with larger batches the points of one decision share
-``agent_decision``), and one last event when the plan stops
+``agent_decision``), one event per reading the agent was not told
+(``agent_action == "reject"``, right after that reading; ``agent_message``
+gives the reason: NaN, outside the bounds, a reduction's
+:class:`~gpsteer.errors.RejectedReadingError`), and one last event when the plan stops
 (``agent_action == "stop"``, ``agent_stop_reason`` set, positions NaN) that
 records the final model. Fields (all scalars, so any tiled table holds them):
 
 =========================== ======== ==============================================
 field                       dtype    meaning
 =========================== ======== ==============================================
-agent_action                string   ``"measure"`` or ``"stop"``
+agent_action                string   ``"measure"``, ``"reject"`` or ``"stop"``
 agent_decision              integer  index of the decision (an ask) in this run
 agent_batch_index           integer  index of the point within its batch
 agent_<motor>               number   position chosen for each motor

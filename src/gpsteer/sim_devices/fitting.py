@@ -33,7 +33,7 @@ def gaussian(x: np.ndarray, center: np.ndarray, sigma: np.ndarray) -> np.ndarray
 class PeakFit:
     """A weighted fit of ``amplitude * shape(x, center, width) + background @ coef``.
 
-    ``covariance`` is ordered (amplitude, center, width, *background_coef).
+    ``covariance`` is ordered (amplitude, center, width, ``*background_coef``).
     """
 
     amplitude: float

@@ -5,16 +5,16 @@ beamline must never answer (or search) on a real facility network. Channel Acces
 decides where to search and where to listen from environment variables, so the
 whole policy is a set of variables:
 
-==============================================  =======================================
-``EPICS_CA_AUTO_ADDR_LIST=NO``                  no broadcast search on every interface
-``EPICS_CA_ADDR_LIST="127.0.0.1:<port> ..."``   one entry per IOC (each IOC has its port)
-``EPICS_CAS_INTF_ADDR_LIST=127.0.0.1``          servers bind to loopback only
-``EPICS_CA_SERVER_PORT=<port>``                 the port a server listens on
-``EPICS_CAS_AUTO_BEACON_ADDR_LIST=NO``          no beacons to every interface
-``EPICS_CAS_BEACON_ADDR_LIST=127.255.255.255``  beacons stay on loopback
-``EPICS_CA_REPEATER_PORT=<free port>``          never collide with a site repeater
+=======================================================  =========================================
+``EPICS_CA_AUTO_ADDR_LIST=NO``                           no broadcast search on every interface
+``EPICS_CA_ADDR_LIST="127.0.0.1:<port> ..."``            one entry per IOC (each IOC has its port)
+``EPICS_CAS_INTF_ADDR_LIST=127.0.0.1``                   servers bind to loopback only
+``EPICS_CA_SERVER_PORT=<port>``                          the port a server listens on
+``EPICS_CAS_AUTO_BEACON_ADDR_LIST=NO``                   no beacons to every interface
+``EPICS_CAS_BEACON_ADDR_LIST=127.255.255.255``           beacons stay on loopback
+``EPICS_CA_REPEATER_PORT=<free port>``                   never collide with a site repeater
 ``CAPROTO_CLIENT_MAX_RETRY_SEARCHES_INTERVAL_SEC=0.25``  fast re-search (read at import)
-==============================================  =======================================
+=======================================================  =========================================
 
 If either address list is empty caproto falls back to broadcast and the server
 binds 0.0.0.0, so neither is ever left empty here.

@@ -245,7 +245,7 @@ def reduce_arpes(
 ) -> ArpesReduction:
     """Reduce an energy x angle image (rows: ``energy``, columns: ``angle``).
 
-    The EDC is the mean over columns with |angle| <= ``edc_halfwidth_deg`` (the
+    The EDC is the mean over columns with ``|angle| <= edc_halfwidth_deg`` (the
     column nearest normal emission if none); it is fitted with a Lorentzian times
     the Fermi function (edge width ``edge_width_ev``) plus a Fermi-cut and a flat
     background. Band dispersion within the EDC window biases ``band_energy``

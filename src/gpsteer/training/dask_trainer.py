@@ -4,35 +4,21 @@ Each job becomes a small task graph: one task per start, then (for large data) o
 polishing task per seed, then a merge task; Dask spreads the starts over the workers.
 The merge task's done-callback (Dask's callback thread) fetches the small result and
 settles a :class:`concurrent.futures.Future`, so the caller later finds it finished
-without waiting on the network.
-
-The embedded cluster binds to 127.0.0.1 only. In distributed 2026.8
-``LocalCluster(processes=False, host="127.0.0.1")`` fails ("not enough values to
-unpack"): without a port it picks the ``inproc://`` transport and then cannot parse a
-host for it. Passing ``protocol="tcp://"`` with the host works for thread and process
-workers alike, so it is always passed.
-
-Worker processes are started with ``spawn``, which re-runs the main script of the
-process in every worker unless the script's work sits under
-``if __name__ == "__main__":``. An unguarded script would run a whole experiment once
-more per worker; :func:`main_is_guarded` checks for the guard and, if it is missing,
-the embedded cluster uses thread workers instead (with a :class:`TrainingWarning`).
+without waiting on the network. How the embedded cluster is set up, and why, is in
+:mod:`gpsteer.training.local_cluster`.
 """
 
 from __future__ import annotations
 
-import ast
 import asyncio
-import copy
+import dataclasses
 import logging
-import os
 import sys
 import threading
 import time
 import warnings
 from concurrent.futures import CancelledError, Future
 from functools import partial
-from pathlib import Path
 from typing import Any, ClassVar
 
 from gpsteer.errors import ConfigurationError, InputError, TrainingError, TrainingWarning
@@ -44,6 +30,14 @@ from gpsteer.training.jobs import (
     merge_step,
     polish_step,
 )
+from gpsteer.training.local_cluster import (
+    WORKER_NICENESS,
+    default_workers,
+    main_is_guarded,
+    probe_scheduler,
+    replace_lost_workers,
+    start_local_cluster,
+)
 from gpsteer.training.trainers import Trainer
 
 __all__ = ["DaskTrainer", "main_is_guarded"]
@@ -53,78 +47,7 @@ log = logging.getLogger(__name__)
 #: How long a start-up or connection may take before we give up (seconds).
 DEFAULT_CONNECT_TIMEOUT = 5.0
 START_TIMEOUT = 120.0
-#: Dask's statistical profiler samples every worker thread's stack 100 times a second;
-#: measured on 2 cores it made training steps 2-3x slower, for a profile nobody reads.
-WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 HEAL_RETRY_S = 60.0  # ask again for a lost worker if none came back after this long
-
-
-def main_is_guarded() -> bool:
-    """Whether spawning worker processes is safe for the main script of this process.
-
-    True for interactive sessions (IPython, Jupyter, ``python -c``), for a main module
-    whose top level has an ``if __name__ == "__main__":`` block, and when the source
-    cannot be read (then we cannot tell, and follow Dask's default).
-    """
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if not path:
-        return True
-    try:
-        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return True
-    return any(isinstance(node, ast.If) and _is_main_test(node.test) for node in tree.body)
-
-
-def _is_main_test(test: ast.expr) -> bool:
-    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
-        return False
-    if not isinstance(test.ops[0], ast.Eq):
-        return False
-    sides = [test.left, test.comparators[0]]
-    names = [s.id for s in sides if isinstance(s, ast.Name)]
-    values = [s.value for s in sides if isinstance(s, ast.Constant)]
-    return names == ["__name__"] and values == ["__main__"]
-
-
-def _probe(address: str, timeout: float) -> None:
-    """Open and close one connection to ``address``; raise :class:`TrainingError` if we can't.
-
-    Why not just ``Client(address)``: a Client that fails to connect leaves its IO-loop
-    thread running; a probe on a private event loop leaves nothing behind. The probe
-    runs in its own short-lived thread so that it also works under a running loop
-    (Jupyter).
-    """
-    from distributed.comm import connect
-
-    errors: list[BaseException] = []
-
-    async def go() -> None:
-        comm = await connect(address, timeout=timeout)
-        await comm.close()
-
-    def target() -> None:
-        try:
-            asyncio.run(go())
-        except BaseException as exc:  # reported below, in the caller's thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, name="gpsteer-dask-probe", daemon=True)
-    thread.start()
-    thread.join(timeout + 5.0)
-    if thread.is_alive() or errors:
-        why = f"{type(errors[0]).__name__}: {errors[0]}" if errors else "no answer"
-        raise TrainingError(
-            f"Cannot reach the Dask scheduler at {address!r} within {timeout:g} s ({why}). "
-            "Check that the scheduler runs and the address is right, or train inline "
-            "(training='inline')."
-        )
-
-
-def _default_workers() -> int:
-    """One worker per core, leaving a core to the caller (who must keep answering ask())."""
-    return max(1, min(4, (os.cpu_count() or 1) - 1))
 
 
 class DaskTrainer(Trainer):
@@ -190,7 +113,7 @@ class DaskTrainer(Trainer):
         self._pending: list[tuple[JobSpec, Future[JobResult]]] = []
         self._futures: dict[Future[JobResult], list[Any]] = {}
         self._cancelled: set[int] = set()
-        self._n_workers = n_workers or _default_workers()
+        self._n_workers = n_workers or default_workers()
         self._processes = processes
         self._timeout = float(connect_timeout)
         self._heal_at: float | None = None
@@ -215,7 +138,7 @@ class DaskTrainer(Trainer):
             raise InputError(
                 f"Not a Dask scheduler address: {address!r}; expected e.g. 'tcp://host:8786'."
             ) from exc
-        _probe(address, self._timeout)
+        probe_scheduler(address, self._timeout)
         try:
             self._client = Client(address, timeout=self._timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
@@ -226,31 +149,8 @@ class DaskTrainer(Trainer):
         self._owns_client = True
 
     def _start_embedded(self) -> None:
-        import dask
-        from distributed import Client, LocalCluster
-
-        extra: dict[str, Any] = {}
-        with dask.config.set(WORKER_CONFIG):
-            if self._processes:  # a full copy: nannies merge it shallowly, keep it for restarts
-                extra["config"] = copy.deepcopy(dask.config.config)
-            cluster = LocalCluster(
-                n_workers=self._n_workers,
-                threads_per_worker=1,
-                processes=bool(self._processes),
-                host="127.0.0.1",
-                protocol="tcp://",
-                dashboard_address=None,
-                # The scheduler always serves /health and /metrics over HTTP, on port 8787
-                # unless told otherwise (a second cluster then warns): any free loopback port.
-                scheduler_kwargs={"allowed_failures": 0, "dashboard_address": "127.0.0.1:0"},
-                **extra,
-            )
-        try:
-            client = Client(cluster, set_as_default=False)
-        except BaseException:
-            cluster.close()
-            raise
-        self._cluster, self._client, self._owns_client = cluster, client, True
+        self._cluster, self._client = start_local_cluster(self._n_workers, bool(self._processes))
+        self._owns_client = True
 
     def _decide_processes(self) -> None:
         # In the caller's thread, so that the warning reaches the caller.
@@ -327,6 +227,24 @@ class DaskTrainer(Trainer):
 
     def _submit_graph(self, spec: JobSpec, future: Future[JobResult]) -> None:
         client = self._client
+        if self._cluster is not None:  # our own workers: training yields to the caller
+            spec = dataclasses.replace(spec, niceness=WORKER_NICENESS)
+        # Why check first: tasks submitted while the client reconnects to a lost
+        # scheduler are never cancelled when it gives up (distributed 2026.8), so the
+        # job would hang for good. A closed client will never run a job again.
+        status = getattr(client, "status", "running")
+        if status in ("closing", "closed"):
+            _settle(
+                future,
+                error=TrainingError(
+                    f"The Dask scheduler at {self.address or '?'} went away and the client "
+                    "closed; restart it and pass a new client or address."
+                ),
+            )
+            return
+        if status != "running":
+            _settle(future, error=JobLostError(f"The Dask client is {status}; job not sent."))
+            return
         try:
             coarse = [
                 client.submit(coarse_step, spec, [i], pure=False) for i in range(spec.n_starts)
@@ -384,32 +302,25 @@ class DaskTrainer(Trainer):
     def check(self) -> None:
         """Restore the embedded cluster's workers if Dask dropped one for good.
 
-        A ``LocalCluster`` closes a worker's nanny when no replacement registered within
-        ``distributed.deploy.lost-worker-timeout`` (15 s) of a crash, e.g. after two
-        crashes in a row on a slow machine; with one worker the cluster would then
-        never run a job again. Asking it to scale to its own size starts the missing
-        worker. No network traffic: two dictionary sizes are compared.
+        See :func:`~gpsteer.training.local_cluster.replace_lost_workers`. Asked again
+        only if nothing came back within a minute.
         """
         cluster = self._cluster
         if cluster is None or self._closed:
             return
+        now = time.monotonic()
+        if self._heal_at is not None and now - self._heal_at < HEAL_RETRY_S:
+            return
         try:
-            missing = [name for name in cluster.worker_spec if name not in cluster.workers]
+            if len(cluster.workers) >= len(cluster.worker_spec):
+                return
+            self._n_replaced += 1
+            n = replace_lost_workers(cluster, f"replacement-{self._n_replaced}")
         except Exception as exc:  # a closing cluster: nothing to restore
             log.debug("check failed: %s", exc)
             return
-        if not missing:
-            self._heal_at = None
-            return
-        now = time.monotonic()
-        if self._heal_at is None or now - self._heal_at > HEAL_RETRY_S:  # once, not per poll
-            self._heal_at = now
-            log.warning("Starting %d Dask worker(s) to replace lost ones.", len(missing))
-            for name in missing:  # new names: a dying worker may still hold the old one
-                self._n_replaced += 1
-                del cluster.worker_spec[name]
-                cluster.worker_spec[f"{name}-replacement-{self._n_replaced}"] = cluster.new_spec
-            cluster.scale(len(cluster.worker_spec))
+        self._heal_at = now
+        log.warning("Started %d Dask worker(s) to replace lost ones.", n)
 
     def cancel(self, future: Future[JobResult]) -> None:
         with self._lock:

@@ -17,6 +17,9 @@ The module imports neither Dask nor anything above the GP layer, so workers need
 from __future__ import annotations
 
 import copy
+import os
+import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -34,6 +37,7 @@ __all__ = [
     "JobSpec",
     "StepResult",
     "coarse_step",
+    "lower_priority",
     "make_job",
     "merge_step",
     "polish_step",
@@ -75,6 +79,7 @@ class JobSpec:
     n_polish: int = 2
     polish_iter: int = 40
     num_threads: int | None = 1
+    niceness: int = 0  #: raise the executing thread's nice value to this (Linux; 0: leave)
 
     @property
     def n_points(self) -> int:
@@ -165,6 +170,23 @@ def make_job(
     )
 
 
+def lower_priority(niceness: int) -> None:
+    """Make the calling thread yield the CPU to others (training is background work).
+
+    On Linux a nice value belongs to a thread, so this touches only the worker thread
+    running the step, never the caller of an inline job (whose specs carry 0). It only
+    ever raises the value, which needs no privileges.
+    """
+    if niceness <= 0 or not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
+            os.setpriority(os.PRIO_PROCESS, tid, niceness)
+    except OSError:  # not permitted here: run at the current priority
+        pass
+
+
 def _private_model(spec: JobSpec, subset: bool) -> GaussianProcess:
     # Steps move the model's hyperparameters; a private copy keeps concurrent steps
     # (threads of one worker, or the inline path) from seeing each other's values.
@@ -177,6 +199,7 @@ def coarse_step(spec: JobSpec, rows: list[int]) -> StepResult:
     t0 = time.perf_counter()
     if spec.theta0.size == 0:
         return StepResult((), 0, 0.0)
+    lower_priority(spec.niceness)
     with torch_threads(spec.num_threads):
         gp = _private_model(spec, subset=True)
         optima, n_eval = minimize_from(gp, spec.starts[rows], max_iter=spec.max_iter)
@@ -198,6 +221,7 @@ def polish_step(spec: JobSpec, index: int, *coarse: StepResult) -> StepResult:
     seeds = polish_seeds(spec, coarse)
     if index >= len(seeds) or spec.theta0.size == 0:
         return StepResult((), 0, 0.0)
+    lower_priority(spec.niceness)
     with torch_threads(spec.num_threads):
         gp = _private_model(spec, subset=False)
         optima, n_eval = minimize_from(gp, seeds[index][None, :], max_iter=spec.polish_iter)
@@ -210,6 +234,7 @@ def merge_step(spec: JobSpec, *steps: StepResult) -> JobResult:
     ``steps`` may include subset steps: they count towards the cost, not the optima.
     """
     t0 = time.perf_counter()
+    lower_priority(spec.niceness)
     with torch_threads(spec.num_threads):
         gp = _private_model(spec, subset=False)
         start = -log_likelihood_at(gp, spec.theta0) if spec.theta0.size else float("inf")

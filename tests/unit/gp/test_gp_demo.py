@@ -1,4 +1,5 @@
-"""The offline engine demo runs end to end and writes a readable PNG."""
+"""The offline engine demo (``python -m gpsteer.demo --offline``) runs end to end and writes a
+readable PNG."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from gpsteer import demo
 
 def test_demo_writes_a_png_and_prints_a_summary(tmp_path, capsys):
     out = tmp_path / "nested" / "out"
-    assert demo.main(["--out", out, "--n", "50", "--grid", "12", "--starts", "1"]) == 0
+    assert demo.main(["--offline", "--out", out, "--n", "50", "--grid", "12", "--starts", "1"]) == 0
     png = out / "gp_demo.png"
     with Image.open(png) as img:
         img.verify()
@@ -29,6 +30,6 @@ def test_demo_writes_a_png_and_prints_a_summary(tmp_path, capsys):
 
 def test_demo_rejects_too_few_points(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
-        demo.main(["--out", tmp_path, "--n", "2"])
+        demo.main(["--offline", "--out", tmp_path, "--n", "2"])
     assert info.value.code == 2
     assert "--n must be at least 5; got 2" in capsys.readouterr().err

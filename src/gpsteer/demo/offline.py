@@ -1,11 +1,12 @@
 """Offline demo of the GP engine: reconstruct a 2-D field from ~150 noisy samples.
 
-Run ``python -m gpsteer.demo --out DIR`` (``make demo`` does). It needs no beamline,
-no services and no network: it draws noisy measurements of a synthetic field, trains
+Run ``python -m gpsteer.demo --offline --out DIR``. It needs no beamline, no
+services and no network: it draws noisy measurements of a synthetic field, trains
 a Matérn-5/2 GP on them, prints a short summary (hyperparameters in user units,
 RMSE against the true field at held-out points, training time) and writes
 ``DIR/gp_demo.png`` with four panels: truth, posterior mean, posterior standard
-deviation and one posterior sample.
+deviation and one posterior sample. (Without ``--offline`` the demo runs the
+autonomous beamline session of :mod:`gpsteer.demo.session`.)
 """
 
 from __future__ import annotations
@@ -159,9 +160,9 @@ def _plot(gp, X: np.ndarray, path: Path, *, grid: int, seed: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point: ``python -m gpsteer.demo --out DIR``."""
+    """Command-line entry point: ``python -m gpsteer.demo --offline --out DIR``."""
     parser = argparse.ArgumentParser(
-        prog="python -m gpsteer.demo", description=__doc__.splitlines()[0]
+        prog="python -m gpsteer.demo --offline", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder")
     parser.add_argument("--n", type=int, default=150, help="number of measurements (>= 5)")
@@ -179,7 +180,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(result.summary())
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""The RunEngine, with the run catalog, BestEffortCallback and progress bars subscribed."""
+
+import atexit
+
+import bluesky.plan_stubs as bps  # noqa: F401  (for the session)
+import bluesky.plans as bp  # noqa: F401
+import matplotlib
+from bluesky import RunEngine
+from bluesky.callbacks.best_effort import BestEffortCallback
+from bluesky.utils import ProgressBarManager
+
+from gpsteer.plans import list_runs, open_catalog  # noqa: F401
+
+RE = RunEngine()
+RE.md["beamline_id"] = "gpsteer-sim" if beamline_config.simulated else "gpsteer"  # noqa: F821
+
+if beamline_config.catalog_uri:  # noqa: F821
+    catalog = open_catalog(
+        uri=beamline_config.catalog_uri,  # noqa: F821
+        api_key=beamline_config.catalog_api_key,  # noqa: F821
+    )
+else:
+    catalog = open_catalog(beamline_config.catalog_directory)  # noqa: F821
+catalog.subscribe(RE)  # every run is stored, written off the RunEngine loop
+atexit.register(catalog.close)
+
+bec = BestEffortCallback()
+RE.subscribe(bec)
+if matplotlib.get_backend().lower() in ("agg", "pdf", "svg", "ps", "cairo", "template"):
+    bec.disable_plots()  # no display: keep the tables, skip the figures
+
+RE.waiting_hook = ProgressBarManager()  # a bar per motor move and long wait

@@ -1,0 +1,271 @@
+"""Dask faults while ``autonomous_plan`` runs: the plan goes on, training recovers.
+
+Real Dask: an embedded ``LocalCluster`` with a worker process (killed with SIGKILL
+while it trains), and a separate ``dask scheduler`` process (killed mid-run). The
+plans use ophyd.sim devices: the faults here are Dask's.
+
+A *gate* holds a training job inside its worker without any timing assumption (as
+in ``test_training_dask.py``): the model's prior mean is a function that, in a worker
+process, writes its pid next to a gate file and waits while that file exists.
+
+``test_training_dask.py`` covers the manager alone (resubmission, a second loss,
+an unreachable address); here the same faults happen under a running plan.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from bluesky import RunEngine
+from ophyd.sim import SynSignal, motor1, motor2
+
+from gpsteer import Agent
+from gpsteer.acquisition import OptimizerSettings
+from gpsteer.agent import TrainingSchedule
+from gpsteer.errors import TrainingWarning
+from gpsteer.gp import FunctionMean
+from gpsteer.plans import autonomous_plan, read_decisions
+from gpsteer.training import DaskTrainer
+
+pytestmark = [pytest.mark.system, pytest.mark.slow]
+
+BOUNDS = [(-2.0, 2.0), (-1.5, 1.5)]
+SPACE = {motor1: BOUNDS[0], motor2: BOUNDS[1]}
+DEADLINE = 120.0  # seconds; only a hang reaches it
+OPTIMIZER = OptimizerSettings(n_candidates=64, n_starts=1, max_iter=10)
+
+det = SynSignal(
+    func=lambda: float(np.sin(2 * motor1.position) * np.cos(motor2.position)), name="det"
+)
+
+
+def wait_until(condition: Callable[[], Any], what: str) -> Any:
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def stop_doc(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    return next(doc for name, doc in docs if name == "stop")
+
+
+@pytest.fixture
+def RE() -> Iterator[RunEngine]:
+    engine = RunEngine(context_managers=[])
+    yield engine
+    engine.loop.call_soon_threadsafe(engine.loop.stop)
+
+
+def run_collecting(RE: RunEngine, plan: Any) -> list[tuple[str, dict[str, Any]]]:
+    docs: list[tuple[str, dict[str, Any]]] = []
+    token = RE.subscribe(lambda name, doc: docs.append((name, doc)))
+    try:
+        RE(plan)
+    finally:
+        RE.unsubscribe(token)
+    return docs
+
+
+# -- a worker dies while it trains -------------------------------------------------------
+
+
+class Gate:
+    """Holds training inside worker processes while :attr:`path` exists."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.pid_file = path, path.with_suffix(".pid")
+        self.path.touch()
+
+    def mean(self) -> FunctionMean:
+        gate, pid_file, parent = str(self.path), str(self.pid_file), os.getpid()
+
+        def held_constant(X: torch.Tensor, p: dict[str, torch.Tensor]) -> torch.Tensor:
+            if os.getpid() != parent and os.path.exists(gate):
+                Path(pid_file).write_text(str(os.getpid()))
+                end = time.monotonic() + DEADLINE
+                while os.path.exists(gate) and time.monotonic() < end:
+                    time.sleep(0.02)
+            return p["c"] + 0.0 * X[:, 0]
+
+        return FunctionMean(held_constant, {"c": (0.0, (-10.0, 10.0))})
+
+    def held_worker(self) -> int:
+        """Wait until a worker is held; return its pid (and forget it)."""
+        wait_until(lambda: self.pid_file.exists() and self.pid_file.read_text(), "a held job")
+        pid = int(self.pid_file.read_text())
+        self.pid_file.unlink()
+        return pid
+
+    def open(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def test_a_worker_killed_while_training_and_the_plan_goes_on(RE: RunEngine, tmp_path: Path) -> None:
+    gate = Gate(tmp_path / "gate")
+    agent = Agent(
+        bounds=BOUNDS,
+        mean=gate.mean(),
+        training=DaskTrainer(n_workers=1, processes=True),
+        seed=0,
+        optimizer=OPTIMIZER,
+        train_schedule=TrainingSchedule(first=8, factor=1.6, n_starts=1, max_iter=25),
+    )
+    pids: list[int] = []
+
+    def kill_the_first_then_release() -> None:
+        try:
+            pids.append(gate.held_worker())  # the job submitted at 8 points
+            os.kill(pids[0], signal.SIGKILL)
+            pids.append(gate.held_worker())  # resubmitted, on the restarted worker
+        finally:
+            gate.open()
+
+    killer = threading.Thread(target=kill_the_first_then_release, name="test-killer")
+    killer.start()
+    try:
+        docs = run_collecting(
+            RE,
+            autonomous_plan([det], SPACE, target="det", agent=agent, max_points=16, progress=False),
+        )
+        killer.join(DEADLINE)
+        status = agent.training_status()
+    finally:
+        gate.open()
+        agent.close()
+    assert len(pids) == 2 and pids[0] != pids[1]
+    assert stop_doc(docs)["exit_status"] == "success"
+    assert stop_doc(docs)["num_events"]["primary"] == 16 and agent.n == 16
+    assert (status.n_lost, status.n_fallbacks) == (1, 0)  # resubmitted, not inline
+    assert status.n_accepted >= 1 and status.last_accepted["backend"] == "dask"
+    assert "JobLostError" in status.last_error
+    assert read_decisions(docs)[-1].training["n_lost"] == 1  # recorded in the run
+    assert multiprocessing.active_children() == []  # nothing outlives agent.close()
+
+
+# -- the scheduler goes away -------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def scheduler() -> Iterator[tuple[str, subprocess.Popen]]:
+    """A ``dask scheduler`` process and one ``dask worker`` process on 127.0.0.1."""
+    from distributed import Client
+
+    dask = str(Path(sys.executable).with_name("dask"))
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    host, port = address.removeprefix("tcp://").split(":")
+    processes = [
+        subprocess.Popen(
+            [dask, "scheduler", "--host", host, "--port", port, "--no-dashboard"], **quiet
+        )
+    ]
+    processes.append(
+        subprocess.Popen(
+            [
+                dask,
+                "worker",
+                address,
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+                "--death-timeout",
+                "10",
+            ],
+            **quiet,
+        )
+    )
+    try:
+        client = wait_until(lambda: _client(Client, address), "the scheduler")
+        client.wait_for_workers(1, timeout=DEADLINE)
+        client.close()
+        yield address, processes[0]
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
+
+
+def _client(factory: Any, address: str) -> Any:
+    try:
+        return factory(address, timeout=2, set_as_default=False)
+    except (OSError, TimeoutError):
+        return None
+
+
+def _polled(agent: Agent) -> Any:
+    agent.poll_training()
+    return agent.training_status()
+
+
+def test_the_scheduler_goes_away_and_training_falls_back_inline(
+    RE: RunEngine, scheduler: tuple[str, subprocess.Popen]
+) -> None:
+    address, process = scheduler
+    trainer = DaskTrainer(address=address, connect_timeout=2.0)
+    agent = Agent(
+        bounds=BOUNDS,
+        training=trainer,
+        seed=0,
+        optimizer=OPTIMIZER,
+        train_schedule=TrainingSchedule(first=6, factor=1.3, n_starts=1, max_iter=25),
+    )
+
+    def scheduler_dies_at_ten(agent: Agent, progress: Any) -> bool:
+        if progress.points == 10:
+            # (this runs in the decision thread, which owns the agent: poll it here)
+            wait_until(lambda: _polled(agent).n_accepted, "a job done on the cluster")
+            process.kill()
+            process.wait()
+            # the client gives up reconnecting after connect_timeout and closes
+            wait_until(lambda: trainer.client.status == "closed", "the client to close")
+        return False
+
+    try:
+        with pytest.warns(TrainingWarning, match="inline"):
+            docs = run_collecting(
+                RE,
+                autonomous_plan(
+                    [det],
+                    SPACE,
+                    target="det",
+                    agent=agent,
+                    max_points=20,
+                    stop_when=scheduler_dies_at_ten,
+                    progress=False,
+                ),
+            )
+        status = agent.training_status()
+    finally:
+        agent.close()
+    assert stop_doc(docs)["exit_status"] == "success"
+    assert stop_doc(docs)["num_events"]["primary"] == 20 and agent.n == 20
+    assert status.n_fallbacks >= 1 and status.address is None  # inline from now on
+    assert status.last_accepted["backend"] == "inline"
+    assert status.last_accepted["n_points"] == 20  # the final training ran, inline
+    assert "went away" in status.last_error

@@ -1,0 +1,304 @@
+"""System tests of asynchronous training on a real Dask ``LocalCluster`` (127.0.0.1).
+
+A *gate* holds jobs in flight without any timing assumption: the model's prior mean
+is a user function that, inside a worker process, writes its pid next to a gate file
+and waits while that file exists. The test process itself is never held, so the
+manager's re-scoring and inline fallback run freely.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+import torch
+
+from gpsteer.errors import TrainingError, TrainingWarning
+from gpsteer.gp import FunctionMean, GaussianProcess
+from gpsteer.training import DaskTrainer, TrainingManager
+from gpsteer.training.scoring import log_likelihood_at
+from gpsteer.training.trainers import is_cancelled
+
+pytestmark = pytest.mark.system
+
+BOUNDS = [(0.0, 1.0), (0.0, 1.0)]
+FAST = {"n_starts": 2, "max_iter": 60}
+DEADLINE = 120.0  # seconds; only a hang reaches it
+
+
+def smooth(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 1, (n, 2))
+    return X, np.sin(2 * X[:, 0]) + 0.5 * X[:, 1] + 0.01 * rng.standard_normal(n)
+
+
+def rough(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 1, (n, 2))
+    return X, np.sin(40 * X[:, 0]) * np.cos(30 * X[:, 1]) + 0.01 * rng.standard_normal(n)
+
+
+def wait_until(condition: Callable[[], object], what: str) -> object:
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+class Gate:
+    """Holds training steps inside worker processes while :attr:`path` exists."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.pid_file = path.with_suffix(".pid")
+        self.niceness: int | None = None  # of the last held worker thread
+        self.path.touch()
+
+    def mean(self) -> FunctionMean:
+        gate, pid_file, parent = str(self.path), str(self.pid_file), os.getpid()
+
+        def held_constant(X: torch.Tensor, p: dict[str, torch.Tensor]) -> torch.Tensor:
+            if os.getpid() != parent and os.path.exists(gate):
+                nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+                Path(pid_file).write_text(f"{os.getpid()} {nice}")
+                end = time.monotonic() + DEADLINE
+                while os.path.exists(gate) and time.monotonic() < end:
+                    time.sleep(0.02)
+            return p["c"] + 0.0 * X[:, 0]
+
+        return FunctionMean(held_constant, {"c": (0.0, (-10.0, 10.0))})
+
+    def model(self, X: np.ndarray, y: np.ndarray) -> GaussianProcess:
+        gp = GaussianProcess(mean=self.mean(), input_bounds=BOUNDS)
+        gp.set_data(X, y)
+        return gp
+
+    def held_worker(self, manager: TrainingManager, gp: GaussianProcess) -> int:
+        """Wait until a worker is held at the gate; return its pid (and forget it).
+
+        Polls meanwhile, as an agent does on every ask and tell (nothing can finish).
+        """
+
+        def held() -> bool:
+            assert manager.poll(gp) is None
+            return self.pid_file.exists() and bool(self.pid_file.read_text())
+
+        wait_until(held, "a held job")
+        pid, self.niceness = (int(v) for v in self.pid_file.read_text().split())
+        self.pid_file.unlink()
+        return pid
+
+    def open(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def gate(tmp_path: Path) -> Iterator[Gate]:
+    g = Gate(tmp_path / "gate")
+    yield g
+    g.open()  # never leave a worker held
+
+
+def take(manager: TrainingManager, gp: GaussianProcess):
+    """Poll until a job is taken in (poll itself never waits)."""
+    return wait_until(lambda: manager.poll(gp), "a training outcome")
+
+
+def process_state() -> tuple[set[int], set[int]]:
+    """Ids of live threads and child processes of this process."""
+    threads = {t.ident for t in threading.enumerate() if t.is_alive()}
+    return threads, {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+@pytest.fixture(scope="module")
+def warmed_up() -> None:
+    """One embedded cluster started and closed, so Dask's process-wide helpers exist.
+
+    Dask keeps a few helpers for the life of the process once used (an offload thread,
+    the future-callback thread, multiprocessing's resource tracker); leak checks compare
+    against the state after they exist.
+    """
+    gp = GaussianProcess(input_bounds=BOUNDS)
+    gp.set_data(*smooth(20))
+    with TrainingManager(DaskTrainer(n_workers=1, processes=True), **FAST) as manager:
+        manager.submit(gp)
+        take(manager, gp)
+
+
+@pytest.fixture(scope="module")
+def trainer(warmed_up: None) -> Iterator[DaskTrainer]:
+    """An embedded cluster with one worker process, shared by tests that do not close it."""
+    with DaskTrainer(n_workers=1, processes=True) as t:
+        t.start()
+        yield t
+
+
+def wait_for_worker(trainer: DaskTrainer) -> None:
+    """Leave the shared cluster as found: its (restarted) worker registered again."""
+    trainer.client.wait_for_workers(1, timeout=DEADLINE)
+
+
+def manager_on(trainer: DaskTrainer, **options: object) -> TrainingManager:
+    return TrainingManager(trainer, seed=0, close_trainer=False, **{**FAST, **options})
+
+
+# ---------------------------------------------------------------------- acceptance
+def test_async_result_worse_on_current_data_is_rejected(trainer: DaskTrainer, gate: Gate) -> None:
+    gp = gate.model(*smooth(30))
+    with manager_on(trainer) as manager:
+        assert manager.submit(gp)
+        gate.held_worker(manager, gp)
+        assert not manager.future.done()  # submit returned while the job is running
+        assert manager.poll(gp) is None  # and poll does not wait for it
+        gp.append(*rough(70))  # very different data arrive meanwhile ...
+        manager.train_now(gp)  # ... and the model is trained on them in process
+        theta_now = gp.theta.clone()
+        gate.open()
+        outcome = take(manager, gp)
+        assert outcome.backend == "dask" and outcome.rescored and not outcome.accepted
+        assert outcome.log_likelihood_candidate < outcome.log_likelihood_before
+        best_of_job = outcome.optima[0].theta
+        assert outcome.log_likelihood_candidate == pytest.approx(log_likelihood_at(gp, best_of_job))
+        torch.testing.assert_close(gp.theta, theta_now)
+        assert outcome.resubmitted  # the data grew: a job on all 100 points follows
+        assert manager.status().n_rejected == 1
+
+
+def test_data_grown_during_a_job_resubmits_on_the_newest_data(
+    trainer: DaskTrainer, gate: Gate
+) -> None:
+    gp = gate.model(*smooth(40))
+    with manager_on(trainer) as manager:
+        manager.submit(gp)
+        gate.held_worker(manager, gp)
+        assert gate.niceness == 10  # the embedded workers' training yields the CPU
+        status = manager.status()
+        assert status.running and status.n_points_in_job == 40
+        gp.append(*smooth(8, seed=3))
+        gate.open()
+        first = take(manager, gp)
+        assert first.n_points_job == 40 and first.rescored and first.resubmitted
+        assert first.accepted  # similar data: the job's optimum is better than the defaults
+        assert manager.status().n_points_in_job == 48
+        second = take(manager, gp)
+        assert second.n_points_job == 48 and not second.rescored and not second.resubmitted
+        assert manager.status().n_jobs == 2 and manager.future is None
+
+
+# ---------------------------------------------------------------------- failures
+def test_killed_worker_job_is_resubmitted(trainer: DaskTrainer, gate: Gate) -> None:
+    gp = gate.model(*smooth(30))
+    with manager_on(trainer) as manager:
+        manager.submit(gp)
+        os.kill(gate.held_worker(manager, gp), signal.SIGKILL)
+        lost = take(manager, gp)
+        assert lost.resubmitted and not lost.accepted and "JobLostError" in lost.error
+        gate.open()
+        outcome = take(manager, gp)
+        status = manager.status()
+    assert outcome.accepted and outcome.backend == "dask" and not outcome.fallback
+    assert (status.n_lost, status.n_fallbacks, status.n_accepted) == (1, 0, 1)
+    wait_for_worker(trainer)
+
+
+def test_worker_dropped_by_the_cluster_is_restored(trainer: DaskTrainer) -> None:
+    # LocalCluster closes a crashed worker's nanny if no replacement registered within
+    # lost-worker-timeout (15 s; here 0.1 s, so the restart always loses that race),
+    # which would leave a one-worker cluster unable to run anything, for good.
+    import dask
+
+    gp = GaussianProcess(input_bounds=BOUNDS)
+    gp.set_data(*smooth(30))
+    from distributed.core import Status
+
+    (pid,) = trainer.client.run(os.getpid).values()
+    (nanny,) = trainer._cluster.workers.values()
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": "0.1s"}):
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: nanny.status == Status.closed, "the cluster to drop its worker")
+    assert not trainer._cluster.workers
+    with manager_on(trainer) as manager:
+        manager.submit(gp)
+        outcome = take(manager, gp)  # polling restores the worker, which runs the job
+        status = manager.status()
+    assert outcome.accepted and outcome.backend == "dask"
+    assert (status.n_lost, status.n_fallbacks) == (0, 0)
+    assert len(trainer._cluster.workers) == 1
+
+
+def test_job_lost_twice_falls_back_to_inline(trainer: DaskTrainer, gate: Gate) -> None:
+    gp = gate.model(*smooth(30))
+    with manager_on(trainer) as manager:
+        manager.submit(gp)
+        first_pid = gate.held_worker(manager, gp)
+        os.kill(first_pid, signal.SIGKILL)
+        assert take(manager, gp).resubmitted
+        second_pid = gate.held_worker(manager, gp)  # the resubmitted job, on the restarted worker
+        assert second_pid != first_pid
+        os.kill(second_pid, signal.SIGKILL)
+        with pytest.warns(TrainingWarning, match="lost twice"):
+            outcome = take(manager, gp)
+        status = manager.status()
+    assert outcome.fallback and outcome.accepted and outcome.backend == "inline"
+    assert (status.n_lost, status.n_fallbacks) == (2, 1)
+    wait_for_worker(trainer)
+
+
+def test_unreachable_scheduler_raises_naming_it(warmed_up: None) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    threads, children = process_state()
+    with pytest.raises(TrainingError, match=address):
+        DaskTrainer(address=address, connect_timeout=1.0)
+    with pytest.raises(TrainingError, match=address):
+        TrainingManager(address)  # what Agent(training="tcp://...") does
+    assert process_state() == (threads, children)
+
+
+# ---------------------------------------------------------------------- closing
+def test_close_cancels_and_leaves_nothing_running(warmed_up: None, gate: Gate) -> None:
+    threads, children = process_state()
+    gp = gate.model(*smooth(30))
+    manager = TrainingManager(DaskTrainer(n_workers=1, processes=True), **FAST)
+    manager.submit(gp)
+    future = manager.future
+    worker = gate.held_worker(manager, gp)
+    assert worker in process_state()[1]
+    manager.close()
+    assert is_cancelled(future)
+    assert manager.future is None and not manager.status().running
+    assert not psutil.pid_exists(worker) or psutil.Process(worker).status() == "zombie"
+    assert process_state() == (threads, children)
+
+
+def test_existing_client_is_used_and_left_open(trainer: DaskTrainer, gate: Gate) -> None:
+    from distributed import Client
+
+    gp = gate.model(*smooth(30))
+    with Client(trainer.address, set_as_default=False) as client:
+        manager = TrainingManager(DaskTrainer(client=client), seed=0, **FAST)
+        assert manager.status().address == trainer.address
+        manager.submit(gp)
+        gate.held_worker(manager, gp)
+        manager.close()  # cancels our tasks but must not close the user's client
+
+        def scheduler_tasks(dask_scheduler) -> list[str]:
+            return [str(key) for key in dask_scheduler.tasks]
+
+        wait_until(lambda: not client.run_on_scheduler(scheduler_tasks), "no tasks left")
+        assert client.status == "running"
+        gate.open()
+        assert client.submit(sum, [1, 2]).result() == 3
