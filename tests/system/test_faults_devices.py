@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -186,25 +187,36 @@ def test_detector_ioc_dies_then_resume_continues(
 
 def test_motor_ioc_dies_between_points(running: Station, RE: RunEngine, catalog: Catalog) -> None:
     agent = fast_agent()
+    motors = (running.stage.x, running.stage.y)
 
     def crash_at_ten(agent: Agent, progress: Any) -> bool:
         if progress.points == 10:
             running.kill()
+            # the client has seen the connection drop before the next move is sent
+            end = time.monotonic() + 30.0
+            while any(m.connected for m in motors) and time.monotonic() < end:
+                time.sleep(0.05)
         return False
 
-    with pytest.raises(DeviceError, match=r"saxs_stage_x.* failed while moving to") as raised:
-        RE(
-            autonomous_plan(
-                [running.det],
-                running.space,
-                target="saxs_q0",
-                agent=agent,
-                max_points=14,
-                stop_when=crash_at_ten,
-                progress=False,
+    for motor in motors:  # a safety net: never wait forever for a move
+        motor.timeout = 30.0
+    try:
+        with pytest.raises(DeviceError, match=r"saxs_stage_[xy].* failed while moving to") as e:
+            RE(
+                autonomous_plan(
+                    [running.det],
+                    running.space,
+                    target="saxs_q0",
+                    agent=agent,
+                    max_points=14,
+                    stop_when=crash_at_ten,
+                    progress=False,
+                )
             )
-        )
-    assert "point 11" in str(raised.value)
+    finally:
+        for motor in motors:
+            motor.timeout = None
+    assert "point 11" in str(e.value) and "not connected" in str(e.value)
     run = catalog[-1]
     assert run.metadata["stop"]["exit_status"] == "fail"
     assert run.metadata["stop"]["num_events"]["primary"] == 10

@@ -127,13 +127,19 @@ def test_log_likelihood_at_restores_the_model() -> None:
     assert value == pytest.approx(lml(gp))
 
 
-def test_data_key_changes_with_data_only() -> None:
-    gp = model(*smooth(30))
+def test_data_key_changes_with_data_and_output_scale_only() -> None:
+    X, y = smooth(30)
+    gp = model(X, y)
     key = data_key(gp)
     gp.set_theta(gp.theta + 1.0)
     assert data_key(gp) == key
     gp.append(np.array([[0.5, 0.5]]), np.array([0.0]))
     assert data_key(gp) != key
+    # the same data, standardised with another scale (it depends on how data arrived)
+    grown = model(X[:10], y[:10])
+    grown.append(X[10:], y[10:])  # spread within 2x: the first scale is kept
+    assert grown.y_scale != model(X, y).y_scale
+    assert data_key(grown) != data_key(model(X, y))
 
 
 def test_weights_and_improvement_rule() -> None:
@@ -201,6 +207,15 @@ def test_data_growth_resubmits_on_the_newest_data() -> None:
         assert second is not None and second.n_points_job == 46 and not second.rescored
         assert not second.resubmitted  # data unchanged since: nothing more to do
         assert manager.poll(gp) is None and manager.future is None
+
+
+def test_cancel_drops_jobs_and_keeps_the_manager_usable() -> None:
+    gp = model(*smooth(30))
+    with TrainingManager("inline", seed=0, **FAST) as manager:
+        manager.submit(gp)
+        assert manager.cancel() == 1 and manager.future is None
+        assert manager.poll(gp) is None  # the cancelled job's result is not taken in
+        assert manager.submit(gp) and manager.poll(gp).accepted
 
 
 def test_small_growth_below_threshold_does_not_resubmit() -> None:

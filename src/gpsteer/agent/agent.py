@@ -300,7 +300,6 @@ class Agent(OptimizerProtocol):
         if self.gp.n and self._n_scale != self.n and not self._training.busy():
             self.gp.set_data(self.gp.X, self.gp.y, self.gp.noise_variance)
             self._n_scale = self.n
-            self._training.rescaled()
 
     def _sync_version(self) -> None:
         if not self.n:

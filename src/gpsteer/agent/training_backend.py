@@ -45,16 +45,6 @@ class TrainingBackend:
         self.manager.n_starts = n_starts
         return self.manager.train_now(gp)
 
-    def rescaled(self) -> None:
-        """The model's output scale changed while its data did not.
-
-        The manager fingerprints data by X, y and noise only, so likelihoods it memoised
-        before the change would be reused under the new scale; drop them. (Workaround until
-        ``gpsteer.training.scoring.data_key`` includes ``gp.y_scale``.)
-        """
-        if hasattr(self.manager, "_memo_key"):
-            self.manager._memo_key = None
-
     def submit(self, gp: GaussianProcess) -> bool:
         return self.manager.submit(gp)
 
@@ -66,9 +56,7 @@ class TrainingBackend:
 
     def cancel(self) -> None:
         """Cancel the in-flight job, if any, keeping the manager usable."""
-        future = self.manager.future
-        if future is not None:
-            self.manager.trainer.cancel(future)
+        self.manager.cancel()
 
     def close(self) -> None:
         self.manager.close()

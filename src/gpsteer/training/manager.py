@@ -483,6 +483,17 @@ class TrainingManager:
             )
 
     # ------------------------------------------------------------------ closing
+    def cancel(self) -> int:
+        """Cancel the jobs in flight (their results are dropped); the manager stays usable.
+
+        Returns how many jobs were cancelled.
+        """
+        with self._lock:
+            jobs, self._jobs = self._jobs, []
+        for job in jobs:
+            self.trainer.cancel(job.future)
+        return len(jobs)
+
     def close(self) -> None:
         """Cancel jobs in flight and (unless ``close_trainer=False``) close the trainer."""
         with self._lock:

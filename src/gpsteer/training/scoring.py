@@ -23,9 +23,14 @@ RELATIVE_TOLERANCE = 1e-9
 
 
 def data_key(gp: GaussianProcess) -> str:
-    """A fingerprint of ``gp``'s data (inputs, outputs, measured noise): equal iff unchanged."""
+    """A fingerprint of what ``gp``'s likelihood depends on besides its hyperparameters.
+
+    Inputs, outputs, measured noise and the output scale (kernel and noise live in
+    units of it, and it depends on how the data arrived, not only on the data).
+    """
     h = hashlib.blake2b(digest_size=16)
     h.update(np.int64(gp.n).tobytes())
+    h.update(np.float64(gp.y_scale).tobytes())
     for array in (gp.X, gp.y, gp.noise_variance):
         h.update(b"-" if array is None else np.ascontiguousarray(array, dtype=float).tobytes())
     return h.hexdigest()
