@@ -277,18 +277,16 @@ def test_directory_and_uri_together_are_refused(tmp_path: Path) -> None:
         open_catalog(tmp_path, uri="http://127.0.0.1:1")
 
 
-def test_default_directory_follows_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("GPSTEER_DATA_DIR", str(tmp_path / "gp"))
-    assert default_catalog_directory() == tmp_path / "gp" / "catalog"
-    monkeypatch.delenv("GPSTEER_DATA_DIR")
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    assert default_catalog_directory() == tmp_path / "xdg" / "gpsteer" / "catalog"
-    monkeypatch.delenv("XDG_DATA_HOME")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+def test_default_directory_follows_the_environment(tmp_path: Path) -> None:
+    # an explicit mapping, not monkeypatch: deleting from os.environ races with
+    # caproto's search thread, which copies os.environ (see tests/conftest.py)
+    env = {"GPSTEER_DATA_DIR": str(tmp_path / "gp"), "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    assert default_catalog_directory(env) == tmp_path / "gp" / "catalog"
+    del env["GPSTEER_DATA_DIR"]
+    assert default_catalog_directory(env) == tmp_path / "xdg" / "gpsteer" / "catalog"
+    env = {"HOME": str(tmp_path / "home")}
     expected = tmp_path / "home" / ".local" / "share" / "gpsteer" / "catalog"
-    assert default_catalog_directory() == expected
+    assert default_catalog_directory(env) == expected
 
 
 # -- the background writer -----------------------------------------------------

@@ -182,15 +182,8 @@ def test_expected_output_blocks_follow_a_python_block() -> None:
 # -- running the examples --------------------------------------------------------------
 
 
-#: Pages whose examples failed in the fresh-clone run at the end of the first session,
-#: not yet diagnosed (they passed in the working tree): tracked in the closing note.
-UNDIAGNOSED = {"tutorials/spectra_as_outputs.md", "tutorials/steer_to_target.md"}
-
-
 def _param(page: Page) -> object:
     marks = [pytest.mark.slow] + ([pytest.mark.system] if page.system else [])
-    if page.name in UNDIAGNOSED:
-        marks.append(pytest.mark.xfail(reason="failed in a fresh clone; undiagnosed", strict=False))
     return pytest.param(page, marks=marks, id=page.name)
 
 

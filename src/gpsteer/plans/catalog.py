@@ -60,17 +60,20 @@ logger = logging.getLogger(__name__)
 _JSON_SEQ = "application/json-seq"
 
 
-def default_catalog_directory() -> Path:
+def default_catalog_directory(environ: Mapping[str, str] | None = None) -> Path:
     """Return where the embedded catalog lives when no directory is given.
 
     ``$GPSTEER_DATA_DIR/catalog`` if that variable is set, else
     ``$XDG_DATA_HOME/gpsteer/catalog``, else ``~/.local/share/gpsteer/catalog``.
+    ``environ`` defaults to ``os.environ``.
     """
-    base = os.environ.get(DATA_DIR_ENV)
+    env = os.environ if environ is None else environ
+    base = env.get(DATA_DIR_ENV)
     if base:
         return Path(base).expanduser() / "catalog"
-    xdg = os.environ.get("XDG_DATA_HOME")
-    root = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    xdg = env.get("XDG_DATA_HOME")
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    root = Path(xdg).expanduser() if xdg else home / ".local" / "share"
     return root / "gpsteer" / "catalog"
 
 

@@ -125,7 +125,7 @@ class IocProcess:
             self._registered = False
         _LIVE.discard(self)
         code = self.process.returncode
-        if code == 0:
+        if code <= 0:  # clean exit or killed by a signal; a crash (code > 0) keeps its log
             with contextlib.suppress(OSError):
                 os.unlink(self.handle.log_path)
         return code
