@@ -123,6 +123,37 @@ def test_gibbs_is_trained_with_the_rest_and_beats_a_stationary_kernel():
     assert field[1, 0] < field[0, 0] / 3.0
 
 
+def test_gibbs_base_length_scale_has_the_stationary_prior():
+    """A flat field is the stationary kernel in training too: same default prior on the
+    base length scale as ``Matern`` (``None`` removes it)."""
+    from gpsteer.gp.kernels.stationary import DEFAULT_LENGTHSCALE_PRIOR
+
+    k, bare = Gibbs(n_centres=2), Gibbs(n_centres=2, lengthscale_prior=None)
+    for kernel in (k, bare):
+        kernel.bind(_u(4, 2, 0))
+    assert k.hyperparameter("lengthscale").prior is DEFAULT_LENGTHSCALE_PRIOR
+    assert bare.hyperparameter("lengthscale").prior is None
+
+
+def test_gibbs_prior_keeps_an_unused_axis_off_the_bound():
+    """Measured in the domain benchmark: without a prior the base length scale of an axis
+    the data do not depend on ran to the upper bound (1e2) and the weights had to undo it;
+    with the default prior it stays at a few box widths."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, (30, 2))
+    y = np.tanh((X[:, 0] - 0.6) / 0.05) + 0.01 * rng.standard_normal(30)
+    found = {}
+    for name, kw in [("default", {}), ("none", {"lengthscale_prior": None})]:
+        gp = GaussianProcess(
+            kernel=ScaleKernel(Gibbs(n_centres=3, **kw)), input_bounds=[(0, 1)] * 2
+        )
+        gp.set_data(X, y)
+        fit_hyperparameters(gp, n_starts=2, seed=0)
+        found[name] = gp.hyperparameters()["kernel.base.lengthscale"][1]
+    assert found["none"] > 50.0
+    assert 0.3 < found["default"] < 10.0
+
+
 def test_warping_trains_with_autograd():
     rng = np.random.default_rng(1)
     X = rng.uniform(0, 1, (30, 1))

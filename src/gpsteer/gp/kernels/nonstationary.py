@@ -24,8 +24,9 @@ from collections.abc import Sequence
 import torch
 
 from gpsteer.errors import ConfigurationError, InputError, ShapeError
-from gpsteer.gp.hyperparameters import NormalPrior
+from gpsteer.gp.hyperparameters import NormalPrior, Prior
 from gpsteer.gp.kernels.base import Kernel
+from gpsteer.gp.kernels.stationary import DEFAULT_LENGTHSCALE_PRIOR
 
 __all__ = ["AmplitudeField", "BumpBasis", "Gibbs", "InputWarping"]
 
@@ -110,9 +111,15 @@ class Gibbs(Kernel):
         ``"rbf"`` or a Matérn smoothness 0.5, 1.5, 2.5.
     lengthscale
         Initial base length scale(s) (unit box); the field multiplies it.
+    lengthscale_prior
+        Prior on the base length scale(s); default the stationary kernels' weak log-normal
+        around 0.25, so a flat field is the stationary kernel in training too. Why: without
+        it, random starts fell into the white-noise optimum (length scale -> 0) and the
+        unused axis ran to the upper bound (measured on benchmarks/bench_domain_knowledge).
     weight_prior_scale
-        Standard deviation of the N(0, s) prior on each weight: how far (in e-folds) the
-        length scale may wander from its base value without strong evidence.
+        Standard deviation ``s`` of the N(0, s) prior on each weight. The bumps overlap,
+        so at a point the log length scale has a prior spread of about 1.33 s e-folds in
+        1-D and 1.77 s in 2-D.
     """
 
     def __init__(
@@ -123,6 +130,7 @@ class Gibbs(Kernel):
         profile: str | float = 2.5,
         lengthscale: float | Sequence[float] = 0.2,
         lengthscale_bounds: tuple[float, float] = (1e-3, 1e2),
+        lengthscale_prior: Prior | None = DEFAULT_LENGTHSCALE_PRIOR,
         weight_bounds: tuple[float, float] = (-4.0, 4.0),
         weight_prior_scale: float = 1.0,
         active_dims: Sequence[int] | None = None,
@@ -132,6 +140,7 @@ class Gibbs(Kernel):
         super().__init__(active_dims)
         self.n_centres, self.per_dimension, self.profile = n_centres, per_dimension, profile
         self._ls_init, self._ls_bounds = lengthscale, lengthscale_bounds
+        self._ls_prior = lengthscale_prior
         self._w_bounds, self._w_prior = weight_bounds, NormalPrior(0.0, weight_prior_scale)
         self.basis: BumpBasis | None = None
 
@@ -147,7 +156,12 @@ class Gibbs(Kernel):
         if ls.numel() != d:
             raise ShapeError(f"Gibbs got {ls.numel()} length scales for {d} dimension(s).")
         self.register_hyperparameter(
-            "lengthscale", ls, bounds=self._ls_bounds, like=X, start_bounds=(0.03, 1.0)
+            "lengthscale",
+            ls,
+            bounds=self._ls_bounds,
+            prior=self._ls_prior,
+            like=X,
+            start_bounds=(0.03, 1.0),
         )
         n_fields = d if self.per_dimension else 1
         self.register_hyperparameter(
