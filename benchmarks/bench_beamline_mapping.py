@@ -26,19 +26,31 @@ gets each reading's variance from the reduction; gpCAM gets the median of those
 variances as its (constant) ``noise_variances``, the way its loop adapter is written.
 A reading whose fit fails (NaN) is retaken, for every method alike, and counted.
 
+``--diagnose`` adds where the error sits: each method's squared error on the scoring
+grid (at its last scored point count) split into the band within one raster spacing
+of the sample's domain boundary (SAXS grain boundary, ARPES flake edge, IR phase
+interface; the 0.5 level of the step in :mod:`~gpsteer.sim_devices.samples`), the
+small features (within 2.5 radii of their centres, outside the band) and the rest;
+the share of each method's points that fell in the band; and the raster's error
+split into interpolation (the same raster of noise-free values) and noise.
+``--band-widths k`` widens the band by k widths of the sample's step (IR's interface
+is 0.6 mm wide, wider than a raster spacing).
+
 Run: ``python -m benchmarks.bench_beamline_mapping [--quick] [--raster 30]
-[--stations saxs ir] [--skip-gpcam] [--wall-points 30]``.
+[--stations saxs ir] [--skip-gpcam] [--wall-points 30] [--acquisition gradient]
+[--kernel matern32] [--diagnose [--band-widths 2]]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +60,9 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 
 import numpy as np
 from scipy.interpolate import griddata
+from scipy.ndimage import distance_transform_edt
 
+from benchmarks import anchors
 from benchmarks.anchors import attempt, gpcam_mapping_loop, gpcam_version, raster_baseline
 from benchmarks.engines import gpsteer_version
 from benchmarks.fields import dense_grid, nrmse
@@ -99,6 +113,7 @@ class SimulatedStation:
         self.retakes = 0
         self.readings = 0
         self.variances: list[float] = []
+        self.positions: list[tuple[float, float]] = []  # every valid reading, mm
 
     def _reduce(self, frame: np.ndarray) -> dict[str, float]:
         s, t = self.sample, self.exposure_s
@@ -120,6 +135,7 @@ class SimulatedStation:
             self.readings += 1
             if math.isfinite(value) and math.isfinite(variance):
                 self.variances.append(variance)
+                self.positions.append((float(x), float(y)))
                 return value, variance
             self.retakes += 1
         raise RuntimeError(f"{self.spec.kind}: no valid reading at ({x:.3f}, {y:.3f})")
@@ -212,6 +228,7 @@ def gpsteer_curve(
     target: float,
     acquisition: str,
     seed: int,
+    kernel: str = "matern52",
 ) -> Curve:
     """``Agent.run`` in chunks up to each checkpoint; stops once the target is reached."""
     from gpsteer import Agent
@@ -232,7 +249,7 @@ def gpsteer_curve(
         X = station.to_mm(X_unit)
         return np.concatenate([agent.predict(X[i : i + 4000]).mean for i in range(0, len(X), 4000)])
 
-    with Agent(bounds=bounds, acquisition=acquisition, seed=seed) as agent:
+    with Agent(bounds=bounds, acquisition=acquisition, kernel=kernel, seed=seed) as agent:
         for n in stops:
             before, t0, measuring[0] = agent.n, time.perf_counter(), 0.0
             agent.run(instrument, max_points=n - agent.n, initial_points=N_INITIAL, progress=False)
@@ -279,6 +296,158 @@ def gpcam_curve(view: UnitSquareView, stops: list[int], seed: int) -> Curve:
         points=[(n, e) for n, e in trace.nrmse_curve if n >= stops[0]],
         decision_s=list(trace.decision_seconds),
     )
+
+
+# ----------------------------------------------------------------------------- diagnosis
+
+ZONES = ("boundary band", "features", "rest")
+BAND_GRID = 400  # fine grid for the distance to the boundary
+FEATURE_RADII = 2.5  # a feature's zone: within this many radii (Gaussian sigmas)
+
+
+def boundary_step(sample: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The sample's 0 -> 1 step across its domain boundary, at positions (mm)."""
+    if sample.kind == "saxs":
+        return np.asarray(sample.region(x, y))
+    if sample.kind == "arpes":
+        return np.asarray(sample.flake(x, y))
+    truth = sample.ground_truth(x, y)  # IR: phase A's share of the A/B blend
+    return np.asarray(truth["fraction_a"] / (truth["fraction_a"] + truth["fraction_b"]))
+
+
+def step_width(sample: Any) -> float:
+    """Width (mm) of the tanh step across the sample's domain boundary."""
+    names = {"saxs": "boundary_width", "arpes": "edge_width", "ir": "interface_width"}
+    return float(getattr(sample, names[sample.kind]))
+
+
+@dataclass(frozen=True)
+class Zones:
+    """Which zone a position is in: near the domain boundary, a small feature, or the rest.
+
+    Why: NRMSE against a raster is decided by where the error sits; the band's
+    half-width (``band_mm``) is one raster spacing, the scale below which a raster
+    cannot place a boundary, plus optionally a few widths of the step itself.
+    """
+
+    station: SimulatedStation
+    band_mm: float
+    distance: np.ndarray  # (BAND_GRID, BAND_GRID) distance to the 0.5 contour, mm
+
+    @classmethod
+    def build(cls, station: SimulatedStation, band_mm: float) -> Zones:
+        d = station.domain
+        xs, ys = d.grid(BAND_GRID)
+        inside = boundary_step(station.sample, xs, ys) > 0.5
+        if inside.all() or not inside.any():
+            return cls(station, band_mm, np.full(inside.shape, np.inf))
+        cell = ((d.y[1] - d.y[0]) / (BAND_GRID - 1), (d.x[1] - d.x[0]) / (BAND_GRID - 1))
+        distance = np.maximum(
+            distance_transform_edt(inside, sampling=cell),
+            distance_transform_edt(~inside, sampling=cell),
+        )
+        return cls(station, band_mm, distance)
+
+    def boundary_distance(self, points_mm: np.ndarray) -> np.ndarray:
+        d, n = self.station.domain, BAND_GRID
+        p = np.asarray(points_mm, float).reshape(-1, 2)
+        ix = np.rint((p[:, 0] - d.x[0]) / (d.x[1] - d.x[0]) * (n - 1)).clip(0, n - 1)
+        iy = np.rint((p[:, 1] - d.y[0]) / (d.y[1] - d.y[0]) * (n - 1)).clip(0, n - 1)
+        return self.distance[iy.astype(int), ix.astype(int)]
+
+    def label(self, points_mm: np.ndarray) -> np.ndarray:
+        """0: boundary band, 1: feature (outside the band), 2: the rest."""
+        p = np.asarray(points_mm, float).reshape(-1, 2)
+        in_feature = np.zeros(len(p), bool)
+        for f in self.station.sample.features:
+            in_feature |= np.hypot(p[:, 0] - f.x, p[:, 1] - f.y) <= FEATURE_RADII * f.radius
+        labels = np.where(in_feature, 1, 2)
+        labels[self.boundary_distance(p) <= self.band_mm] = 0
+        return labels
+
+
+def error_shares(truth: np.ndarray, prediction: np.ndarray, labels: np.ndarray) -> list[float]:
+    """Share of the squared error in each zone (sums to 1)."""
+    sq = (np.asarray(prediction, float) - truth) ** 2
+    total = float(sq.sum())
+    return [float(sq[labels == i].sum()) / total for i in range(len(ZONES))]
+
+
+def diagnose_method(
+    zones: Zones,
+    grid_labels: np.ndarray,
+    truth: np.ndarray,
+    target: float,
+    prediction: np.ndarray,
+    positions_mm: np.ndarray,
+) -> dict[str, Any]:
+    """Error shares per zone of one method's map, and the share of its points in the band."""
+    at = zones.label(positions_mm)
+    return {
+        "n": len(positions_mm),
+        "nrmse_ratio": nrmse(truth, prediction) / target,
+        "error_shares": error_shares(truth, prediction, grid_labels),
+        "point_shares": [float(np.mean(at == i)) for i in range(len(ZONES))],
+    }
+
+
+def diagnose_raster(
+    station: SimulatedStation,
+    side: int,
+    grid_unit: np.ndarray,
+    truth: np.ndarray,
+    noisy: np.ndarray,
+    grid_labels: np.ndarray,
+    target_fraction: float,
+) -> dict[str, Any]:
+    """The raster's error split into interpolation (noise-free raster) and noise.
+
+    Also the NRMSE of a noise-free raster with the target's share of the points:
+    what uniform placement reaches at that budget even without noise.
+    """
+
+    def clean_raster(n_side: int) -> np.ndarray:
+        nodes = dense_grid(n_side)
+        return interpolate(nodes, station.truth(station.to_mm(nodes)))(grid_unit)
+
+    clean = clean_raster(side)
+    small_side = max(2, round(side * math.sqrt(target_fraction)))
+    total = float(((noisy - truth) ** 2).sum())
+    return {
+        "target_side": small_side,
+        "target_clean_nrmse": nrmse(truth, clean_raster(small_side)),
+        "nrmse": nrmse(truth, noisy),
+        "clean_nrmse": nrmse(truth, clean),
+        "interpolation_share": float(((clean - truth) ** 2).sum()) / total,
+        "noise_share": float(((noisy - clean) ** 2).sum()) / total,
+        "clean_error_shares": error_shares(truth, clean, grid_labels),
+    }
+
+
+@contextlib.contextmanager
+def keeping_gpcam_maps(store: dict[str, np.ndarray]) -> Iterator[None]:
+    """Keep the last map gpCAM's loop scored (``store["last"]``), the loop itself unchanged.
+
+    Why: ``anchors.gpcam_mapping_loop`` returns only its error curve; wrapping the
+    predictor it builds is the way to see its map without a second, diverging loop.
+    """
+    original = anchors._gpcam_predictor
+
+    def wrapped(gp: Any) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        predict = original(gp)
+
+        def keep(Xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            mean, var = predict(Xq)
+            store["last"] = np.asarray(mean)
+            return mean, var
+
+        return keep
+
+    anchors._gpcam_predictor = wrapped
+    try:
+        yield
+    finally:
+        anchors._gpcam_predictor = original
 
 
 # ----------------------------------------------------------------------------- wall time
@@ -371,9 +540,11 @@ def run_station(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     n_raster = args.raster**2
     grid_unit = dense_grid(SCORE_GRID)
     truth = station.truth(station.to_mm(grid_unit))
+    maps: dict[str, np.ndarray] = {}  # the last map each method was scored on
 
     def score(predict: Callable[[np.ndarray], np.ndarray]) -> float:
-        return nrmse(truth, predict(grid_unit))
+        maps["last"] = np.asarray(predict(grid_unit))
+        return nrmse(truth, maps["last"])
 
     t0 = time.perf_counter()
     view = UnitSquareView(station, noise_std=math.nan, name=kind)
@@ -398,17 +569,39 @@ def run_station(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "checkpoints": stops,
         "target_fraction": TARGET_FRACTION[kind],
     }
+    if args.diagnose:
+        spacing = (station.domain.x[1] - station.domain.x[0]) / (args.raster - 1)
+        band_mm = spacing + args.band_widths * step_width(station.sample)
+        zones = Zones.build(station, band_mm=band_mm)
+        grid_labels = zones.label(station.to_mm(grid_unit))
+        raster_nodes = station.to_mm(dense_grid(args.raster))
+        result["diagnosis"] = {
+            "band_mm": band_mm,
+            "area_shares": [float(np.mean(grid_labels == i)) for i in range(len(ZONES))],
+            "raster": diagnose_raster(
+                station,
+                args.raster,
+                grid_unit,
+                truth,
+                maps["last"],
+                grid_labels,
+                TARGET_FRACTION[kind],
+            )
+            | diagnose_method(zones, grid_labels, truth, target, maps["last"], raster_nodes),
+        }
     methods: dict[str, Callable[[], Curve]] = {
         "gpsteer": lambda: gpsteer_curve(
-            station, stops, score, target, args.acquisition, args.seed
+            station, stops, score, target, args.acquisition, args.seed, args.kernel
         ),
         "random": lambda: random_curve(view, stops, score, target, args.seed),
     }
     if not args.skip_gpcam:
         methods["gpcam"] = lambda: gpcam_curve(view, stops, args.seed)
     for name, run in methods.items():
-        t0 = time.perf_counter()
-        outcome = attempt(run)
+        t0, first = time.perf_counter(), len(station.positions)
+        maps.pop("last", None)
+        with keeping_gpcam_maps(maps) if args.diagnose else contextlib.nullcontext():
+            outcome = attempt(run)
         curve = outcome.value if outcome.ok else Curve(error=outcome.error)
         seconds = time.perf_counter() - t0
         fraction = curve.fraction_reaching(target, n_raster)
@@ -428,6 +621,11 @@ def run_station(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             f"{last[0]} points ({seconds:.0f} s){'; ' + curve.error if curve.error else ''}",
             flush=True,
         )
+        if args.diagnose and "last" in maps:
+            taken = np.array(station.positions[first:], float)
+            result["diagnosis"][name] = diagnose_method(
+                zones, grid_labels, truth, target, maps["last"], taken
+            )
     result["retakes"] = station.retakes
     result["readings"] = station.readings
     return result
@@ -463,6 +661,81 @@ def _verdict(row: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _shares(values: list[float]) -> str:
+    return " / ".join(f"{100 * v:.0f}" for v in values)
+
+
+def diagnosis_tables(rows: list[dict[str, Any]], band_widths: float = 0.0) -> str:
+    """Markdown: where each method's squared error sits, and the raster's noise share."""
+    raster_rows, method_rows = [], []
+    for row in rows:
+        diag = row.get("diagnosis")
+        if not diag:
+            continue
+        r = diag["raster"]
+        raster_rows.append(
+            [
+                row["kind"],
+                f"{r['nrmse']:.4f}",
+                f"{r['clean_nrmse']:.4f}",
+                f"{r['target_clean_nrmse'] / r['nrmse']:.2f}x ({r['target_side']}^2)",
+                f"{100 * r['interpolation_share']:.0f} %",
+                f"{100 * r['noise_share']:.0f} %",
+                _shares(r["clean_error_shares"]),
+            ]
+        )
+        for method in ("raster", "gpsteer", "gpcam", "random"):
+            if method not in diag:
+                continue
+            m = diag[method]
+            method_rows.append(
+                [
+                    row["kind"],
+                    method,
+                    str(m["n"]),
+                    f"{m['nrmse_ratio']:.2f}x",
+                    _shares(m["error_shares"]),
+                    _shares(m["point_shares"]),
+                    _shares(diag["area_shares"]),
+                ]
+            )
+    zones = " / ".join(ZONES)
+    md = markdown_table(
+        [
+            "station",
+            "raster NRMSE",
+            "noise-free raster NRMSE",
+            "noise-free raster at the target budget / raster NRMSE",
+            "interpolation share of SSE",
+            "noise share of SSE",
+            f"noise-free raster SSE % ({zones})",
+        ],
+        raster_rows,
+    )
+    md += "\n" + markdown_table(
+        [
+            "station",
+            "method",
+            "points",
+            "NRMSE / raster",
+            f"SSE % ({zones})",
+            f"points % ({zones})",
+            f"area % ({zones})",
+        ],
+        method_rows,
+    )
+    md += (
+        f"\nBoundary band: within one raster spacing + {band_widths:g} step widths of the domain "
+        f"boundary (0.5 level of the step; half-width "
+        + ", ".join(
+            f"{r['kind']} {r['diagnosis']['band_mm']:.2f} mm" for r in rows if "diagnosis" in r
+        )
+        + f"); features: within {FEATURE_RADII} radii of a feature's centre, outside the "
+        "band. Each method at its last scored point count.\n"
+    )
+    return md
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -476,6 +749,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--stations", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--acquisition", default="variance", help="gpsteer acquisition name")
+    parser.add_argument(
+        "--kernel", default="matern52", help="gpsteer kernel name (gpCAM's is Matern-3/2)"
+    )
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="also split each method's error into boundary band / features / rest",
+    )
+    parser.add_argument(
+        "--band-widths",
+        type=float,
+        default=0.0,
+        help="--diagnose: widen the boundary band by this many step widths (IR's is 0.6 mm)",
+    )
     parser.add_argument("--exposure", type=float, default=0.1, help="exposure time, s")
     parser.add_argument("--velocity", type=float, default=5.0, help="IOC motor speed, mm/s")
     parser.add_argument(
@@ -549,10 +836,13 @@ def main(argv: list[str] | None = None) -> int:
         f"\nFraction of the raster's points needed to reach the raster's NRMSE (scored every "
         f"{100 / 40:.1f} % on a {SCORE_GRID}x{SCORE_GRID} grid; '> x % (r)' = not reached "
         f"within the budget, NRMSE r times the raster's there). gpsteer acquisition "
-        f"'{args.acquisition}', exposure {args.exposure} s; IOC run: {args.wall_points} points, "
+        f"'{args.acquisition}', kernel '{args.kernel}', exposure {args.exposure} s; "
+        f"IOC run: {args.wall_points} points, "
         f"motors {args.velocity} mm/s, medians after the {N_INITIAL}-point initial design "
         "(travel: longest axis move per point).\n"
     )
+    if args.diagnose:
+        md += "\n" + diagnosis_tables(rows, args.band_widths)
     print(md, flush=True)
     payload = {
         "environment": env,
