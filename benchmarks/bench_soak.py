@@ -182,8 +182,9 @@ def soak(n_points: int, training: str, interval: float) -> dict[str, Any]:
         after = sampler.sample()
     finally:
         RE.loop.call_soon_threadsafe(RE.loop.stop)
-        ioc.process.kill()
+        ioc.process.kill()  # a kill, not SIGINT: no search reply from a half-closed server
         ioc.stop()
+        Path(ioc.handle.log_path).unlink(missing_ok=True)
         workdir.cleanup()
     return {
         "points": n_points,
