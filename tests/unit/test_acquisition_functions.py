@@ -14,6 +14,7 @@ from scipy.stats import norm
 from gpsteer.acquisition import (
     ACQUISITIONS,
     AcquisitionContext,
+    Boundary,
     CallableAcquisition,
     ExpectedImprovement,
     Gradient,
@@ -113,18 +114,39 @@ def test_target_thresholds_go_through_the_output_transform(gp, Xq):
     np.testing.assert_allclose(got, ref, rtol=1e-8, atol=1e-12)
 
 
-def test_gradient_is_slope_of_mean_times_std(gp, Xq):
-    # Central differences of the mean in unit-box coordinates.
+def _unit_box_slope(gp, X: np.ndarray) -> np.ndarray:
+    """``|grad mean|`` in unit-box coordinates by central differences."""
     width = BOUNDS[:, 1] - BOUNDS[:, 0]
     h = 1e-5
-    slope2 = np.zeros(len(Xq))
+    slope2 = np.zeros(len(X))
     for j in range(2):
         step = np.zeros(2)
         step[j] = h * width[j]
-        d = (gp.predict(Xq + step).mean - gp.predict(Xq - step).mean) / (2 * h)
+        d = (gp.predict(X + step).mean - gp.predict(X - step).mean) / (2 * h)
         slope2 += d**2
+    return np.sqrt(slope2)
+
+
+def test_gradient_is_slope_of_mean_times_std(gp, Xq):
     _, s = _moments(gp, Xq)
-    np.testing.assert_allclose(_values(Gradient(), gp, Xq), np.sqrt(slope2) * s, rtol=1e-6)
+    np.testing.assert_allclose(_values(Gradient(), gp, Xq), _unit_box_slope(gp, Xq) * s, rtol=1e-6)
+
+
+@pytest.mark.parametrize("weight", [0.0, 1.0, 3.0])
+def test_boundary_is_std_times_one_plus_relative_slope(gp, Xq, weight):
+    typical = np.sqrt(np.mean(_unit_box_slope(gp, gp.X) ** 2))
+    _, s = _moments(gp, Xq)
+    ref = s * (1.0 + weight * _unit_box_slope(gp, Xq) / typical)
+    np.testing.assert_allclose(_values(Boundary(weight), gp, Xq), ref, rtol=1e-6)
+
+
+def test_boundary_weight_zero_is_variance_and_bad_weights_are_refused(gp, Xq):
+    np.testing.assert_allclose(
+        _values(Boundary(0.0), gp, Xq), _values(PosteriorStd(), gp, Xq), rtol=1e-12
+    )
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(InputError, match="boundary weight"):
+            Boundary(bad)
 
 
 def test_mutual_information_per_point(gp, Xq):
@@ -157,6 +179,7 @@ ALL = [
     ProbabilityOfImprovement(maximize=True),
     Target(0.0, 1.0),
     Gradient(),
+    Boundary(2.0),
     MutualInformation(),
     CallableAcquisition(lambda X, post: post.mean * post.variance, name="custom_product"),
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "ACQUISITIONS",
     "Acquisition",
     "AcquisitionContext",
+    "Boundary",
     "CallableAcquisition",
     "ExpectedImprovement",
     "Gradient",
@@ -288,29 +289,79 @@ class Target(Acquisition):
         return score
 
 
+def _slope_and_posterior(
+    gp: GaussianProcess, X: torch.Tensor, width: torch.Tensor, tiny: float
+) -> tuple[torch.Tensor, Any]:
+    """``|grad mean|`` in unit-box coordinates at ``X``, and the posterior there.
+
+    Differentiable in ``X`` when ``X`` requires grad (the optimizer's polish).
+    """
+    outer_grad = X.requires_grad
+    with torch.enable_grad():
+        Xg = X if outer_grad else X.detach().requires_grad_(True)
+        post = gp.posterior(Xg)
+        (g,) = torch.autograd.grad(post.mean.sum(), Xg, create_graph=outer_grad)
+    slope = ((g * width) ** 2).sum(-1).clamp_min(tiny).sqrt()
+    return slope, post
+
+
+def _unit_widths(gp: GaussianProcess) -> torch.Tensor:
+    bounds = gp.input_bounds
+    return torch.as_tensor(bounds[:, 1] - bounds[:, 0], dtype=gp.dtype, device=gp.device)
+
+
 class Gradient(Acquisition):
     """``gradient``: ``|grad mean| * std``: boundaries (fast change) not yet pinned down.
 
     The gradient is taken in unit-box coordinates, so axes in different units weigh
-    equally.
+    equally. On its own it starves smooth regions of points; ``boundary`` mixes it with
+    coverage.
     """
 
     name = "gradient"
 
     def bind(self, gp: GaussianProcess, context: AcquisitionContext) -> Scorer:
-        bounds = gp.input_bounds
-        width = torch.as_tensor(bounds[:, 1] - bounds[:, 0], dtype=gp.dtype, device=gp.device)
-        tiny = 1e-30 * gp.y_scale**2
+        width, tiny = _unit_widths(gp), 1e-30 * gp.y_scale**2
 
         def score(X: torch.Tensor) -> torch.Tensor:
-            outer_grad = X.requires_grad
-            with torch.enable_grad():
-                Xg = X if outer_grad else X.detach().requires_grad_(True)
-                post = gp.posterior(Xg)
-                (g,) = torch.autograd.grad(post.mean.sum(), Xg, create_graph=outer_grad)
-            slope = ((g * width) ** 2).sum(-1).clamp_min(tiny).sqrt()
-            var = post.variance if outer_grad else post.variance.detach()
+            slope, post = _slope_and_posterior(gp, X, width, tiny)
+            var = post.variance if X.requires_grad else post.variance.detach()
             return slope * _std(var, gp)
+
+        return score
+
+
+class Boundary(Acquisition):
+    """``boundary``: ``std * (1 + weight * |grad mean| / typical slope)``: cover, and pin edges.
+
+    Why: ``variance`` spreads points evenly, so a sharp boundary gets no more than its
+    share of the area, while ``gradient`` piles points on boundaries and leaves the rest
+    unmeasured. This measures where the map is unknown, more so where it changes fast.
+    The typical slope is the root-mean-square ``|grad mean|`` at the measured points,
+    so ``weight`` is unit-free: 0 is ``variance``; at the default 1 a point on a slope
+    ten times the typical one counts as eleven times as uncertain.
+    """
+
+    name = "boundary"
+
+    def __init__(self, weight: float = 1.0) -> None:
+        if not (math.isfinite(weight) and weight >= 0):
+            raise InputError(f"boundary weight must be finite and >= 0; got {weight!r}.")
+        self.weight = float(weight)
+
+    def options(self) -> dict[str, Any]:
+        return {"weight": self.weight}
+
+    def bind(self, gp: GaussianProcess, context: AcquisitionContext) -> Scorer:
+        width, tiny = _unit_widths(gp), 1e-30 * gp.y_scale**2
+        measured = torch.as_tensor(gp.X, dtype=gp.dtype, device=gp.device)
+        slopes, _ = _slope_and_posterior(gp, measured, width, tiny)
+        typical = slopes.detach().pow(2).mean().sqrt().clamp_min(math.sqrt(tiny))
+
+        def score(X: torch.Tensor) -> torch.Tensor:
+            slope, post = _slope_and_posterior(gp, X, width, tiny)
+            var = post.variance if X.requires_grad else post.variance.detach()
+            return _std(var, gp) * (1.0 + self.weight * slope / typical)
 
         return score
 
@@ -386,6 +437,7 @@ ACQUISITIONS: dict[str, type[Acquisition]] = {
         ProbabilityOfImprovement,
         Target,
         Gradient,
+        Boundary,
         MutualInformation,
     )
 }
