@@ -84,9 +84,9 @@ class Agent(OptimizerProtocol):
         :class:`~gpsteer.gp.NoiseModel`.
     acquisition
         A name (``"variance"``, ``"ucb"``, ``"lcb"``, ``"ei"``, ``"pi"``, ``"gradient"``,
-        ``"mutual_information"``), an :class:`~gpsteer.acquisition.Acquisition` (e.g.
-        ``Target(lo, hi)``, ``ExpectedImprovement(maximize=False)``) or a callable
-        ``fn(X, posterior) -> tensor``.
+        ``"boundary"``, ``"mutual_information"``), an
+        :class:`~gpsteer.acquisition.Acquisition` (e.g. ``Target(lo, hi)``,
+        ``ExpectedImprovement(maximize=False)``) or a callable ``fn(X, posterior) -> tensor``.
     output_transform
         ``"identity"`` or ``"log"`` (positive intensities spanning decades).
     training
