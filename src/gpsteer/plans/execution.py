@@ -24,6 +24,7 @@ What keeps the RunEngine responsive (pause, suspenders, Ctrl-C):
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,6 +42,8 @@ from gpsteer.plans.callback import AgentFeeder
 from gpsteer.plans.futures import wait_for_future
 from gpsteer.plans.progress import Progress, ProgressBar
 from gpsteer.plans.recorder import STREAM, DecisionRecorder, to_json
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["StopReason", "run_plan"]
 
@@ -201,9 +204,21 @@ class RunState:
             # Measured, stored, not yet told: the agent must hold what the catalog holds.
             try:
                 yield from wait_for_future(self.pool.submit(self._tell_pending))
-            except Exception:  # the run is already failing; its documents hold the data
-                pass
+            except Exception as exc:  # the run is already failing; its documents hold the data
+                self._warn_untold(exc)
         self._release()
+
+    def _warn_untold(self, exc: BaseException) -> None:
+        """Say so when the agent could not take in the last readings (the run holds them)."""
+        untold = self.feeder.n - self.feeder.told
+        if untold > 0:
+            logger.warning(
+                "%d measured point(s) are in the run but not in the agent (%s: %s); "
+                "rebuild it from the run with gpsteer.plans.replay.replay(run).",
+                untold,
+                type(exc).__name__,
+                exc,
+            )
 
     def _tell_pending(self) -> None:
         self.feeder.flush()
@@ -226,8 +241,8 @@ class RunState:
         agent_support.cancel_training(self.agent)
         try:
             self.pool.submit(self._tell_pending).result(timeout=_HALT_WAIT_S)
-        except Exception:  # halting anyway; the documents hold the data
-            pass
+        except Exception as exc:  # halting anyway; the documents hold the data
+            self._warn_untold(exc)
         self._release()
 
 

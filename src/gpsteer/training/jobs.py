@@ -16,6 +16,7 @@ The module imports neither Dask nor anything above the GP layer, so workers need
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import sys
@@ -180,11 +181,9 @@ def lower_priority(niceness: int) -> None:
     if niceness <= 0 or not sys.platform.startswith("linux"):
         return
     tid = threading.get_native_id()
-    try:
+    with contextlib.suppress(OSError):  # not permitted here: run at the current priority
         if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
             os.setpriority(os.PRIO_PROCESS, tid, niceness)
-    except OSError:  # not permitted here: run at the current priority
-        pass
 
 
 def _private_model(spec: JobSpec, subset: bool) -> GaussianProcess:
