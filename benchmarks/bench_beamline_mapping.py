@@ -67,7 +67,7 @@ from benchmarks.anchors import attempt, gpcam_mapping_loop, gpcam_version, raste
 from benchmarks.engines import gpsteer_version
 from benchmarks.fields import dense_grid, nrmse
 from benchmarks.report import environment, limit_threads, markdown_table, write_outputs
-from gpsteer.sim_devices import reductions
+from gpsteer.devices import reductions
 from gpsteer.sim_devices.samples import Domain, make_sample
 
 KINDS = ("saxs", "arpes", "ir")
@@ -468,8 +468,8 @@ def wall_time_per_point(
     from bluesky import RunEngine
 
     from gpsteer import Agent
+    from gpsteer.devices.end_stations import end_station
     from gpsteer.plans import autonomous_plan
-    from gpsteer.sim_devices.devices import end_station
     from gpsteer.sim_devices.launcher import running_ioc
     from gpsteer.training import DaskTrainer
 

@@ -86,7 +86,8 @@ def overhead_row(n: int, client: Any) -> dict[str, Any]:
     import bluesky.plans as bp
 
     from gpsteer import Agent
-    from gpsteer.plans import LoopMonitor, autonomous_plan
+    from gpsteer.callbacks import LoopMonitor
+    from gpsteer.plans import autonomous_plan
     from gpsteer.training import DaskTrainer
 
     mx, my, det = _devices()
@@ -166,7 +167,8 @@ def _wait_training(agent: Any) -> None:
 
 def latency_row(kind: str, training: str, client: Any) -> dict[str, Any]:
     """Loop latency during four points while the first training (300+ points) runs."""
-    from gpsteer.plans import LoopMonitor, autonomous_plan
+    from gpsteer.callbacks import LoopMonitor
+    from gpsteer.plans import autonomous_plan
     from gpsteer.training import DaskTrainer
 
     mx, my, det = _devices()

@@ -132,9 +132,9 @@ def soak(n_points: int, training: str, interval: float) -> dict[str, Any]:
     apply_loopback_env()
     from bluesky import RunEngine
 
-    from gpsteer.plans import open_catalog
+    from gpsteer.catalog import open_catalog
+    from gpsteer.devices.end_stations import end_station
     from gpsteer.sim_devices import launcher
-    from gpsteer.sim_devices.devices import end_station
 
     ioc = launcher.start_ioc("saxs", seed=0, velocity=VELOCITY)
     workdir = tempfile.TemporaryDirectory(prefix="gpsteer-soak-")

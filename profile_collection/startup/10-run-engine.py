@@ -9,7 +9,7 @@ from bluesky import RunEngine
 from bluesky.callbacks.best_effort import BestEffortCallback
 from bluesky.utils import ProgressBarManager
 
-from gpsteer.plans import list_runs, open_catalog  # noqa: F401
+from gpsteer.catalog import list_runs, open_catalog  # noqa: F401
 
 RE = RunEngine()
 RE.md["beamline_id"] = "gpsteer-sim" if beamline_config.simulated else "gpsteer"  # noqa: F821

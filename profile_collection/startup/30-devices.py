@@ -6,7 +6,7 @@ stopped when IPython exits; real ones are connected at their PV prefixes.
 
 import atexit
 
-from gpsteer.demo.beamline import Beamline
+from gpsteer.session.beamline import Beamline
 
 beamline = Beamline.from_config(beamline_config)  # noqa: F821
 atexit.register(beamline.close)  # stops the IOCs this session started

@@ -6,15 +6,11 @@ does the same with each station's default target.
 """
 
 from gpsteer import Agent
-from gpsteer.demo.stations import SAMPLE_BOUNDS, STATIONS  # noqa: F401
-from gpsteer.plans import (  # noqa: F401
-    LiveAgentPlot,
-    autonomous_plan,
-    plot_map,
-    read_decisions,
-    replay,
-    resume_plan,
-)
+from gpsteer.callbacks import LiveAgentPlot, plot_map  # noqa: F401
+from gpsteer.catalog import read_decisions, replay  # noqa: F401
+from gpsteer.devices.stations import STATIONS  # noqa: F401
+from gpsteer.plans import autonomous_plan, resume_plan  # noqa: F401
+from gpsteer.sim_devices.samples import SAMPLE_BOUNDS
 
 
 def new_agent(bounds=SAMPLE_BOUNDS, **kwargs):

@@ -22,7 +22,7 @@ from gpsteer.errors import GpsteerError
 if TYPE_CHECKING:
     from gpsteer.acquisition import MotionCost
     from gpsteer.agent import Agent, AgentState, ModelVersion, Suggestion, TrainingSchedule
-    from gpsteer.plans import replay
+    from gpsteer.catalog import replay
 
 __all__ = [
     "Agent",
@@ -43,7 +43,7 @@ _LAZY = {
     "Suggestion": "gpsteer.agent",
     "TrainingSchedule": "gpsteer.agent",
     "MotionCost": "gpsteer.acquisition",
-    "replay": "gpsteer.plans",
+    "replay": "gpsteer.catalog",
 }
 
 

@@ -11,7 +11,7 @@ Session-scoped fixtures, reusable by any test under ``tests/system/``:
     ``.client_env``. Motors move at 25 mm/s; the sample seed is 0.
 ``saxs_station``, ``arpes_station``, ``ir_station``
     ``(stage, detector)``: connected ophyd devices for that IOC
-    (:func:`~gpsteer.sim_devices.devices.end_station`), named ``<kind>_stage`` and
+    (:func:`~gpsteer.devices.end_stations.end_station`), named ``<kind>_stage`` and
     ``<kind>``, so event fields are e.g. ``saxs_q0`` and ``saxs_stage_x``.
 
 Each IOC starts on first use and stops at the end of the session; a final check
@@ -68,7 +68,7 @@ def ir_ioc() -> Iterator[launcher.IocHandle]:
 
 
 def _station(handle: launcher.IocHandle):
-    from gpsteer.sim_devices.devices import end_station
+    from gpsteer.devices.end_stations import end_station
 
     return end_station(handle.kind, handle.prefix, timeout=15.0)
 

@@ -26,16 +26,10 @@ from ophyd.sim import SynSignal, motor1, motor2
 from gpsteer import Agent
 from gpsteer.acquisition import OptimizerSettings
 from gpsteer.agent import TrainingSchedule
+from gpsteer.callbacks import LiveAgentPlot, LoopMonitor
+from gpsteer.catalog import Catalog, open_catalog, read_decisions, run_documents
 from gpsteer.errors import InputError
-from gpsteer.plans import (
-    Catalog,
-    LiveAgentPlot,
-    LoopMonitor,
-    autonomous_plan,
-    open_catalog,
-    read_decisions,
-    run_documents,
-)
+from gpsteer.plans import autonomous_plan
 
 pytestmark = pytest.mark.system
 

@@ -20,8 +20,7 @@ from bluesky import RunEngine
 from event_model import DocumentNames, DocumentRouter, schema_validators
 from ophyd.sim import det, det1, motor
 
-from gpsteer.errors import CatalogError, ConfigurationError, InputError
-from gpsteer.plans import (
+from gpsteer.catalog import (
     BackgroundWriter,
     Catalog,
     default_catalog_directory,
@@ -29,6 +28,7 @@ from gpsteer.plans import (
     open_catalog,
     run_documents,
 )
+from gpsteer.errors import CatalogError, ConfigurationError, InputError
 
 system = pytest.mark.system
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gpsteer.plans import open_catalog
+from gpsteer.catalog import open_catalog
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
@@ -140,8 +140,8 @@ def test_ctrl_c_aborts_the_run_and_stops_everything(tmp_path: Path) -> None:
 
 
 def test_a_running_ioc_is_used_and_left_running(saxs_ioc) -> None:
-    from gpsteer.demo.beamline import Beamline
-    from gpsteer.demo.config import BeamlineConfig, StationConfig
+    from gpsteer.session.beamline import Beamline
+    from gpsteer.session.config import BeamlineConfig, StationConfig
     from gpsteer.sim_devices import launcher
 
     config = BeamlineConfig(
@@ -158,8 +158,8 @@ def test_a_running_ioc_is_used_and_left_running(saxs_ioc) -> None:
 
 
 def test_a_configured_prefix_and_port_with_no_ioc_start_one_there() -> None:
-    from gpsteer.demo.beamline import Beamline
-    from gpsteer.demo.config import BeamlineConfig, StationConfig
+    from gpsteer.session.beamline import Beamline
+    from gpsteer.session.config import BeamlineConfig, StationConfig
     from gpsteer.sim_devices.loopback import find_free_port
 
     port = find_free_port()

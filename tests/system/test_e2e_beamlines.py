@@ -36,8 +36,9 @@ from scipy.spatial.distance import pdist
 from gpsteer import Agent
 from gpsteer.acquisition import OptimizerSettings
 from gpsteer.agent import TrainingSchedule
-from gpsteer.plans import Catalog, autonomous_plan, open_catalog, read_decisions, replay
-from gpsteer.sim_devices import reductions
+from gpsteer.catalog import Catalog, open_catalog, read_decisions, replay
+from gpsteer.devices import reductions
+from gpsteer.plans import autonomous_plan
 from gpsteer.sim_devices.launcher import IocHandle
 from gpsteer.training import DaskTrainer
 

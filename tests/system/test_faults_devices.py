@@ -28,18 +28,11 @@ from bluesky import RunEngine
 from gpsteer import Agent
 from gpsteer.acquisition import OptimizerSettings
 from gpsteer.agent import TrainingSchedule
+from gpsteer.catalog import Catalog, open_catalog, read_decisions, replay, run_documents
+from gpsteer.devices.end_stations import end_station
 from gpsteer.errors import DeviceError, InputError, RejectedReadingError
-from gpsteer.plans import (
-    Catalog,
-    autonomous_plan,
-    open_catalog,
-    read_decisions,
-    replay,
-    resume_plan,
-    run_documents,
-)
+from gpsteer.plans import autonomous_plan, resume_plan
 from gpsteer.sim_devices import launcher
-from gpsteer.sim_devices.devices import end_station
 
 pytestmark = pytest.mark.system
 

@@ -38,8 +38,9 @@ from ophyd.sim import SynSignal, motor1, motor2
 from gpsteer import Agent
 from gpsteer.acquisition import OptimizerSettings
 from gpsteer.agent import TrainingSchedule
+from gpsteer.catalog import open_catalog, read_decisions
 from gpsteer.errors import CatalogError, InputError
-from gpsteer.plans import autonomous_plan, open_catalog, read_decisions
+from gpsteer.plans import autonomous_plan
 
 pytestmark = pytest.mark.system
 

@@ -35,9 +35,10 @@ from ophyd.sim import SynSignal, motor1, motor2
 from gpsteer import Agent
 from gpsteer.acquisition import OptimizerSettings
 from gpsteer.agent import TrainingSchedule
+from gpsteer.catalog import read_decisions
 from gpsteer.errors import TrainingWarning
 from gpsteer.gp import FunctionMean
-from gpsteer.plans import autonomous_plan, read_decisions
+from gpsteer.plans import autonomous_plan
 from gpsteer.training import DaskTrainer
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]

@@ -16,8 +16,8 @@ import bluesky.plan_stubs as bps
 import pytest
 from bluesky import RunEngine
 
+from gpsteer.callbacks import LoopLatency, LoopMonitor
 from gpsteer.errors import InputError
-from gpsteer.plans import LoopLatency, LoopMonitor
 
 pytestmark = pytest.mark.system
 

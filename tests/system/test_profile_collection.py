@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from gpsteer.plans import open_catalog
+from gpsteer.catalog import open_catalog
 
 pytest.importorskip("IPython", reason="the profile test needs IPython (the dev extra)")
 

@@ -21,16 +21,10 @@ from ophyd.sim import SynSignal, motor1, motor2
 from gpsteer import Agent
 from gpsteer.acquisition import OptimizerSettings
 from gpsteer.agent import TrainingSchedule
+from gpsteer.catalog import Catalog, open_catalog, read_decisions, replay
+from gpsteer.cli import runs as replay_cli
 from gpsteer.errors import ConfigurationError, InputError
-from gpsteer.plans import (
-    Catalog,
-    autonomous_plan,
-    open_catalog,
-    read_decisions,
-    replay,
-    replay_cli,
-    resume_plan,
-)
+from gpsteer.plans import autonomous_plan, resume_plan
 
 pytestmark = pytest.mark.system
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from bluesky import RunEngine
 
-from gpsteer.sim_devices.devices import SaxsDetector
+from gpsteer.devices.end_stations import SaxsDetector
 
 pytestmark = pytest.mark.system
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -16,3 +18,21 @@ def test_import_contracts_are_kept():
     result = subprocess.run([exe, "--no-cache"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout
+
+
+def test_every_package_is_named_in_a_layers_contract():
+    """A new package must take its place in the layering, not live outside every contract."""
+    import gpsteer
+
+    tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11")
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    named = set()
+    for contract in config["contracts"]:
+        for layer in contract.get("layers", []):
+            named.update(part.strip() for part in layer.split("|"))
+    package_dir = Path(gpsteer.__file__).parent
+    packages = {
+        f"gpsteer.{path.name}" for path in package_dir.iterdir() if (path / "__init__.py").exists()
+    }
+    assert packages <= named, f"not in any layers contract: {sorted(packages - named)}"

@@ -19,10 +19,10 @@ from event_model import compose_run
 from ophyd.sim import SynSignal, motor1, motor2
 
 from gpsteer import Agent
+from gpsteer.callbacks import AgentFeeder
 from gpsteer.errors import InputError, RejectedReadingError, ShapeError
-from gpsteer.plans import AgentFeeder, autonomous_plan
-from gpsteer.plans.agent_support import model_snapshot, rebuild_agent
-from gpsteer.plans.validation import TargetSpec
+from gpsteer.plans import autonomous_plan
+from gpsteer.schema import TargetSpec
 
 det = SynSignal(func=lambda: motor1.position, name="det")
 SPACE = {motor1: (-1.0, 1.0), motor2: (-1.0, 1.0)}
@@ -146,7 +146,7 @@ def test_replay_of_a_run_that_failed_before_its_first_model() -> None:
     """A run that failed during its first design recorded only data-less models."""
     empty = Agent(bounds=[(0, 1), (0, 1)], seed=0)
     X = np.random.default_rng(0).uniform(size=(5, 2))
-    rebuilt = rebuild_agent(empty.configuration(), model_snapshot(empty), X, X[:, 0], None, {})
+    rebuilt = Agent.from_snapshot(empty.configuration(), empty.snapshot(), X, X[:, 0])
     assert rebuilt.n == 5
     np.testing.assert_array_equal(rebuilt.X, X)
     assert np.isfinite(rebuilt.predict(X).mean).all()

@@ -1,4 +1,4 @@
-"""The beamline session's configuration (gpsteer.demo.config) and station table (stations).
+"""The beamline session's configuration (gpsteer.session.config) and station table (stations).
 
 Why: the profile reads this at start-up; every mistake must stop it with a message
 naming what to fix, and the shipped beamline.toml must say what the docs say.
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gpsteer.demo.config import BeamlineConfig, StationConfig, load_config, parse_stations
-from gpsteer.demo.stations import STATIONS, station_info
+from gpsteer.devices.stations import STATIONS, station_info
 from gpsteer.errors import ConfigurationError, UnknownNameError
+from gpsteer.session.config import BeamlineConfig, StationConfig, load_config, parse_stations
 
 PROFILE_TOML = Path(__file__).resolve().parents[2] / "profile_collection" / "beamline.toml"
 
@@ -137,7 +137,7 @@ def test_a_real_station_takes_no_port() -> None:
 
 
 def test_each_station_target_is_a_detector_field_and_a_ground_truth_field() -> None:
-    from gpsteer.sim_devices import devices
+    from gpsteer.devices import end_stations as devices
     from gpsteer.sim_devices.samples import make_sample
 
     classes = {

@@ -13,9 +13,9 @@ import pytest
 from event_model import compose_run, pack_event_page
 
 from gpsteer import Agent
+from gpsteer.callbacks import AgentFeeder
 from gpsteer.errors import UnknownNameError
-from gpsteer.plans import AgentFeeder
-from gpsteer.plans.validation import TargetSpec
+from gpsteer.schema import TargetSpec
 
 KEYS = {
     "x": {"source": "sim", "dtype": "number", "shape": []},

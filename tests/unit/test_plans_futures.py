@@ -19,8 +19,9 @@ from bluesky import RunEngine
 from bluesky.run_engine import WaitForTimeoutError
 from bluesky.utils import RunEngineInterrupted
 
+from gpsteer.callbacks import LoopMonitor
 from gpsteer.errors import InputError
-from gpsteer.plans import LoopMonitor, wait_for_future
+from gpsteer.plan_stubs import wait_for_future
 
 # Work functions look their gate up by name, so they pickle by reference for Dask.
 _GATES: dict[str, threading.Event] = {}

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from gpsteer import Agent
+from gpsteer.callbacks import LiveAgentPlot, plot_map
+from gpsteer.callbacks.live_plot import predict_map
 from gpsteer.errors import ConfigurationError
-from gpsteer.plans import LiveAgentPlot, plot_map
-from gpsteer.plans.live_plot import predict_map
 
 matplotlib.use("Agg")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from gpsteer.plans.progress import Progress, ProgressBar
+from gpsteer.agent.progress import Progress, ProgressBar
 
 
 def test_the_bar_counts_points_and_shows_the_stop_reason() -> None:

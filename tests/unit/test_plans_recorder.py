@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from bluesky.protocols import Readable
 
-from gpsteer.plans import DecisionRecorder
-from gpsteer.plans.recorder import to_json
+from gpsteer.schema import DecisionRecorder
+from gpsteer.schema.agent_stream import to_json
 
 
 def test_the_recorder_is_a_readable_with_one_field_per_motor() -> None:

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from gpsteer.plans import replay_cli
+from gpsteer.cli import runs as replay_cli
 
 
 def _parser() -> argparse.ArgumentParser:

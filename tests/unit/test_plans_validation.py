@@ -13,8 +13,9 @@ import pytest
 from ophyd.sim import SynAxis, SynSignal, motor1, motor2, motor3
 
 from gpsteer import Agent
+from gpsteer.callbacks import LiveAgentPlot
 from gpsteer.errors import ConfigurationError, InputError, ShapeError, UnknownNameError
-from gpsteer.plans import LiveAgentPlot, autonomous_plan
+from gpsteer.plans import autonomous_plan
 from gpsteer.plans.validation import (
     check_initial_points,
     make_space,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gpsteer.devices import instruments, reductions
 from gpsteer.errors import InputError, ShapeError
-from gpsteer.sim_devices import frames, reductions
 from gpsteer.sim_devices.samples import ArpesSample, IrSample, SaxsSample
 
 
@@ -82,14 +82,14 @@ def test_saxs_noise_falls_with_exposure():
 
 
 def test_saxs_empty_frame_gives_nan_with_infinite_variance():
-    geometry = frames.SaxsGeometry()
+    geometry = instruments.SaxsGeometry()
     red = reductions.reduce_saxs(np.zeros(geometry.shape), geometry, 1.0)
     assert np.isnan(red.q0) and np.isinf(red.q0_variance)
     assert set(red.as_fields()) >= {"q0", "q0_variance", "intensity", "intensity_variance"}
 
 
 def test_saxs_rejects_wrong_shape_and_exposure():
-    geometry = frames.SaxsGeometry()
+    geometry = instruments.SaxsGeometry()
     with pytest.raises(ShapeError):
         reductions.reduce_saxs(np.zeros((10, 10)), geometry, 1.0)
     with pytest.raises(InputError):
@@ -133,7 +133,7 @@ def test_arpes_variances_match_the_scatter_of_repeated_frames():
 
 
 def test_arpes_rejects_a_window_outside_the_energy_axis():
-    axes = frames.ArpesAxes()
+    axes = instruments.ArpesAxes()
     image = np.ones((axes.n_energy, axes.n_angle))
     with pytest.raises(InputError, match="window"):
         reductions.reduce_arpes(image, axes.energy(), axes.angle(), 1.0, fermi_window=(1.0, 2.0))
@@ -145,7 +145,7 @@ def test_ir_recovers_band_areas_and_ratio():
     for x, y in _positions(sample):
         truth = sample.ground_truth(x, y)
         red = reductions.reduce_ir(sample.axes.wavenumber(), sample.frame(x, y, 20.0, rng))
-        for band in frames.IR_BANDS:
+        for band in instruments.IR_BANDS:
             assert red.areas[band.name] == pytest.approx(truth[band.name], abs=0.1), band.name
         # Where both bands are weak (inclusions) the ratio is noisy: allow 4 sigma.
         tolerance = max(0.01, 4 * np.sqrt(red.band_ratio_variance))
@@ -171,7 +171,7 @@ def test_ir_noise_variance_and_area_variances_are_calibrated():
 
 
 def test_ir_rejects_unknown_ratio_band_and_mismatched_axes():
-    nu = frames.IrAxes().wavenumber()
+    nu = instruments.IrAxes().wavenumber()
     with pytest.raises(InputError, match="band_9999"):
         reductions.reduce_ir(nu, np.zeros_like(nu), ratio=("band_9999", "band_1050"))
     with pytest.raises(ShapeError):

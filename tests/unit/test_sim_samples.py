@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gpsteer.devices import instruments
 from gpsteer.errors import InputError, UnknownNameError
 from gpsteer.sim_devices import frames
 from gpsteer.sim_devices.samples import (
@@ -72,7 +73,7 @@ def test_saxs_structure_gradient_boundary_features():
     truth = sample.ground_truth(xs, ys)
     np.testing.assert_allclose(truth["q0"], 2 * np.pi / truth["d_spacing"])
     np.testing.assert_allclose(
-        truth["peak_width"], 2 * np.pi * frames.SCHERRER_K / truth["grain_size"]
+        truth["peak_width"], 2 * np.pi * instruments.SCHERRER_K / truth["grain_size"]
     )
     region = truth["region"]
     assert 0.2 < region.mean() < 0.8, "both domains are present"
@@ -107,7 +108,7 @@ def test_arpes_fermi_intensity_is_the_mean_expected_rate_in_the_window():
     params = {k: truth[k] for k in ("band_energy", "linewidth", "dispersion")}
     params.update(intensity=truth["intensity"], background=truth["background"])
     rate = frames.arpes_expected_rate(params, sample.axes)
-    lo, hi = frames.ARPES_FERMI_WINDOW
+    lo, hi = instruments.ARPES_FERMI_WINDOW
     rows = (sample.axes.energy() >= lo) & (sample.axes.energy() <= hi)
     assert truth["fermi_intensity"] == pytest.approx(rate[rows].mean(), rel=1e-12)
 
@@ -167,7 +168,7 @@ def test_saxs_ring_sits_at_q0_and_beamstop_is_dark():
     sample = SaxsSample.from_seed(0)
     truth = sample.ground_truth(0.0, 0.0)
     rate = frames.saxs_expected_rate(truth, sample.geometry)
-    q, _, r = frames.saxs_q_chi(sample.geometry)
+    q, _, r = instruments.saxs_q_chi(sample.geometry)
     assert np.all(rate[r < sample.geometry.beamstop_radius_px] == 0)
     ring = rate - truth["porod"] / q**4 - truth["background"]
     ring[r < 8] = 0

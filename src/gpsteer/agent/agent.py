@@ -580,6 +580,35 @@ class Agent(OptimizerProtocol):
         """
         return state_module.restore(cls, state, overrides)
 
+    def snapshot(self) -> dict[str, Any]:
+        """The model without its data, JSON-able: what a run records with each decision.
+
+        With :meth:`configuration` and the data it rebuilds this posterior exactly
+        (:meth:`from_snapshot`); the raw hyperparameter vector ``theta`` is kept to the
+        bit through JSON.
+        """
+        return state_module.snapshot(self)
+
+    @classmethod
+    def from_snapshot(
+        cls,
+        configuration: dict[str, Any],
+        snapshot: dict[str, Any],
+        X: Any,
+        y: Any,
+        noise_variance: Any = None,
+        **overrides: Any,
+    ) -> Agent:
+        """Rebuild an agent from :meth:`configuration`, :meth:`snapshot` and the data it held.
+
+        ``X``, ``y`` (and ``noise_variance``) are the data in the order it was told;
+        ``overrides`` as for :meth:`from_state`.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        nv = None if noise_variance is None else np.asarray(noise_variance, dtype=np.float64)
+        return state_module.from_snapshot(cls, configuration, snapshot, X, y, nv, overrides)
+
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
         """Stop background training and release its resources."""

@@ -17,10 +17,25 @@ import numpy as np
 
 from gpsteer.errors import ConfigurationError, InputError
 
-__all__ = ["STATE_FORMAT", "STATE_VERSION", "AgentState"]
+__all__ = ["SNAPSHOT_KEYS", "STATE_FORMAT", "STATE_VERSION", "AgentState"]
 
 STATE_FORMAT = "gpsteer.agent_state"
 STATE_VERSION = 1
+#: The entries of the state metadata a snapshot keeps (:meth:`Agent.snapshot`): with the
+#: data and the configuration they rebuild the posterior exactly. ``point_ids`` and
+#: ``pending`` grow with the data and are not needed to rebuild a model, so they are
+#: left out.
+SNAPSHOT_KEYS = (
+    "format",
+    "format_version",
+    "hyperparameters",
+    "model_version",
+    "n_first",
+    "n_scale",
+    "last_trained_n",
+    "rng_state",
+    "next_id",
+)
 
 
 @dataclass(frozen=True)
@@ -180,3 +195,39 @@ def _replay(agent: Any, X: np.ndarray, y: np.ndarray, nv: Any, n_first: int, n_s
     agent._X, agent._y = X.copy(), y.copy()
     agent._nv = None if nv is None else np.asarray(nv, dtype=float).copy()
     agent._n_first, agent._n_scale = n_first, n_scale
+
+
+def snapshot(agent: Any) -> dict[str, Any]:
+    """The model part of ``agent``'s state, JSON-able; see :meth:`Agent.snapshot`."""
+    state = capture(agent)
+    out = {key: state.metadata[key] for key in SNAPSHOT_KEYS if key in state.metadata}
+    out["theta"] = np.asarray(state.arrays.get("theta", []), dtype=np.float64).tolist()
+    return out
+
+
+def from_snapshot(
+    cls: type,
+    configuration: dict[str, Any],
+    snapshot: dict[str, Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    noise_variance: np.ndarray | None,
+    overrides: dict[str, Any],
+) -> Any:
+    """An agent from its configuration, a snapshot and the data; see :meth:`Agent.from_snapshot`."""
+    metadata = {key: snapshot[key] for key in SNAPSHOT_KEYS if key in snapshot}
+    metadata["configuration"] = configuration
+    metadata["point_ids"] = [None] * len(y)
+    metadata["pending"] = []
+    if snapshot.get("n_first") is None and len(y):
+        # The snapshot's model held no data yet (a run that failed during its first
+        # design): rebuild it empty and tell it the data, as its next decision would.
+        metadata["point_ids"] = []
+        empty = {"X": np.empty((0, X.shape[1])), "y": np.empty(0), "theta": np.empty(0)}
+        agent = restore(cls, AgentState(metadata=metadata, arrays=empty), overrides)
+        agent.tell(X, y, noise_variance=noise_variance)
+        return agent
+    arrays = {"X": X, "y": y, "theta": np.asarray(snapshot.get("theta", []), dtype=np.float64)}
+    if noise_variance is not None:
+        arrays["noise_variance"] = noise_variance
+    return restore(cls, AgentState(metadata=metadata, arrays=arrays), overrides)

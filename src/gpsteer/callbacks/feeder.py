@@ -43,7 +43,7 @@ import numpy as np
 from event_model import unpack_event_page
 
 from gpsteer.errors import InputError, RejectedReadingError, UnknownNameError
-from gpsteer.plans.validation import TargetSpec
+from gpsteer.schema.target import TargetSpec
 
 __all__ = ["AgentFeeder", "Rejection"]
 

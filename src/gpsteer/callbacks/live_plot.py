@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from gpsteer.errors import ConfigurationError, InputError
-from gpsteer.plans.recorder import STREAM
+from gpsteer.schema.agent_stream import STREAM
 
 __all__ = ["LiveAgentPlot", "MapData", "draw_map", "plot_map", "predict_map"]
 

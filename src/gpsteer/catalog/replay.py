@@ -1,17 +1,16 @@
-"""Rebuild an agent from a stored run, and continue a past experiment in a new run.
+"""Rebuild an agent from a stored run, and read the decisions it recorded.
 
 A stored autonomous run holds everything its model was made of: the
 measurements (``primary`` stream), the agent's configuration (start document)
 and, with every decision, the model state it decided with (``agent`` stream:
 hyperparameters, the exact raw hyperparameter vector, the data sizes that fixed
 the output scaling). :func:`replay` feeds the run's documents through the same
-:class:`~gpsteer.plans.callback.AgentFeeder` the live run used, then restores
+:class:`~gpsteer.callbacks.feeder.AgentFeeder` the live run used, then restores
 that state: the posterior it returns equals the recorded one to rounding.
 
-:func:`resume_plan` continues an experiment: a new run, linked to the old one
-in its start document (``gpsteer.resumed_from``), whose agent starts from the
-replayed model — the old points are not measured again. Replaying a resumed
-run follows that link, so the whole chain is rebuilt.
+A resumed run (:func:`~gpsteer.plans.resume_plan`) links the run it continues in
+its start document (``gpsteer.resumed_from``); replaying it follows that link, so
+the whole chain is rebuilt.
 """
 
 from __future__ import annotations
@@ -19,21 +18,20 @@ from __future__ import annotations
 import importlib
 import json
 import math
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from bluesky.utils import Msg
 
+from gpsteer.callbacks.feeder import AgentFeeder
+from gpsteer.catalog.runs import run_documents
+from gpsteer.catalog.store import Catalog
 from gpsteer.errors import CatalogError, ConfigurationError, InputError
-from gpsteer.plans import agent_support
-from gpsteer.plans.callback import AgentFeeder
-from gpsteer.plans.catalog import Catalog, run_documents
-from gpsteer.plans.recorder import STREAM
-from gpsteer.plans.validation import TargetSpec
+from gpsteer.schema.agent_stream import STREAM
+from gpsteer.schema.target import TargetSpec
 
-__all__ = ["DecisionRecord", "read_decisions", "replay", "resume_plan", "target_of"]
+__all__ = ["DecisionRecord", "read_decisions", "replay", "target_of"]
 
 #: How many resumed runs a replay follows back before giving up (a loop guard).
 _MAX_CHAIN = 1000
@@ -45,7 +43,7 @@ class DecisionRecord:
 
     ``position`` is the chosen point (NaN for the ``stop`` event);
     ``hyperparameters``, ``state`` and ``training`` are the decoded JSON fields.
-    See :mod:`gpsteer.plans.recorder` for the meaning of each field.
+    See :mod:`gpsteer.schema.agent_stream` for the meaning of each field.
     """
 
     seq_num: int
@@ -100,7 +98,7 @@ def _record(doc: Mapping[str, Any], position_fields: Sequence[str]) -> DecisionR
     )
 
 
-def _gpsteer_start(start: Mapping[str, Any]) -> Mapping[str, Any]:
+def gpsteer_start(start: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = start.get("gpsteer")
     if not isinstance(meta, Mapping) or "space" not in meta or "agent" not in meta:
         raise InputError(
@@ -125,7 +123,7 @@ class _DecisionReader:
     def __call__(self, name: str, doc: Mapping[str, Any]) -> None:
         if name == "start":
             self.start = dict(doc)
-            space = _gpsteer_start(doc)["space"]
+            space = gpsteer_start(doc)["space"]
             self._names = tuple(f"{STREAM}_{entry['motor']}" for entry in space)
         elif name == "stop":
             self.stop = dict(doc)
@@ -168,7 +166,7 @@ def target_of(start: Mapping[str, Any], target: Any = None) -> TargetSpec:
             return TargetSpec(field=target)
         field, variance_field = target
         return TargetSpec(field=field, variance_field=variance_field)
-    meta = _gpsteer_start(start)["target"]
+    meta = gpsteer_start(start)["target"]
     if meta.get("kind") == "field":
         return TargetSpec(field=meta["field"], variance_field=meta.get("variance_field"))
     name = meta.get("name") or ""
@@ -219,7 +217,7 @@ def _chain(run: Any, catalog: Any) -> list[Any]:
     chain = [run]
     while True:
         start = chain[0].metadata["start"]
-        parent_uid = _gpsteer_start(start).get("resumed_from")
+        parent_uid = gpsteer_start(start).get("resumed_from")
         if not parent_uid:
             return chain
         if len(chain) > _MAX_CHAIN:
@@ -272,7 +270,7 @@ def replay(
         run = _runs_container(None, catalog)[run]
     chain = _chain(run, catalog)
     start = chain[-1].metadata["start"]
-    meta = _gpsteer_start(start)
+    meta = gpsteer_start(start)
     space = meta["space"]
     feeder = AgentFeeder(
         None,
@@ -281,10 +279,10 @@ def replay(
         bounds=[(entry["lo"], entry["hi"]) for entry in space],
     )
     first = chain[0].metadata["start"]
-    if int(_gpsteer_start(first).get("agent_points_before_run") or 0) > 0:
+    if int(gpsteer_start(first).get("agent_points_before_run") or 0) > 0:
         raise ConfigurationError(
             f"the agent of run {first['uid'][:8]} held "
-            f"{_gpsteer_start(first)['agent_points_before_run']} points told outside any "
+            f"{gpsteer_start(first)['agent_points_before_run']} points told outside any "
             "run before it started; the catalog cannot rebuild those. Save the agent with "
             "agent.state() to keep such data"
         )
@@ -303,99 +301,8 @@ def replay(
     record = records[-1] if upto is None else records[upto]
     n = feeder.n if upto is None else record.n_points
     X, y, nv = feeder.X[:n], feeder.y[:n], feeder.noise_variance
-    return agent_support.rebuild_agent(
-        meta["agent"], record.state, X, y, None if nv is None else nv[:n], agent_overrides
+    from gpsteer.agent import Agent
+
+    return Agent.from_snapshot(
+        meta["agent"], record.state, X, y, None if nv is None else nv[:n], **agent_overrides
     )
-
-
-def resume_plan(
-    run: Any,
-    detectors: Sequence[Any],
-    space: Mapping[Any, tuple[float, float]],
-    *,
-    max_points: int,
-    target: Any = None,
-    agent: Any = None,
-    catalog: Catalog | Any = None,
-    md: Mapping[str, Any] | None = None,
-    **plan_kwargs: Any,
-) -> Generator[Msg, Any, str]:
-    """Continue a stored autonomous run in a new run, without measuring its points again.
-
-    The new run's agent is :func:`replay` of ``run`` (or ``agent``, if given, e.g.
-    ``replay(run, training="dask")``), its start document links the old run
-    (``gpsteer.resumed_from``), and ``initial_points`` defaults to one batch from
-    the model. The motors must be the ones of the old run, in the same order.
-
-    Parameters
-    ----------
-    run : stored run
-        The run to continue (``catalog[uid]``).
-    detectors, space, max_points, md
-        As for :func:`~gpsteer.plans.autonomous_plan` (``max_points`` counts the
-        new run's points only).
-    target : optional
-        Default: the old run's target.
-    agent : Agent, optional
-        Default: the replayed agent, closed when the plan ends.
-    catalog : optional
-        Needed when ``run`` itself was resumed and is not a tiled node.
-    **plan_kwargs
-        Passed to :func:`~gpsteer.plans.autonomous_plan` (``batch_size``,
-        ``max_time``, ``target_uncertainty``, ``stop_when``, ``progress``, ...).
-    """
-    from gpsteer.plans.autonomous import prepare, start_metadata
-    from gpsteer.plans.execution import run_plan
-
-    start = run.metadata["start"]
-    old = _gpsteer_start(start)
-    if "seed" in plan_kwargs:
-        raise ConfigurationError("resume_plan continues the old agent; drop seed=")
-    old_target = target_of(start, target)
-    names = [getattr(m, "name", None) for m in space]
-    if names != [entry["motor"] for entry in old["space"]]:
-        raise ConfigurationError(
-            f"the old run moved {[e['motor'] for e in old['space']]}, in that order; "
-            f"space has {names}. Give the same motors in the same order"
-        )
-    owns = agent is None
-    if agent is None:
-        agent = replay(run, catalog=catalog, target=target)
-    target_arg: Any = old_target.reduction
-    if target_arg is None:
-        target_arg = (
-            old_target.field
-            if old_target.variance_field is None
-            else (old_target.field, old_target.variance_field)
-        )
-    user_md = dict(md or {})
-    user_md.setdefault("gpsteer", {})["resumed_from"] = start["uid"]
-    try:
-        setup = prepare(
-            detectors,
-            space,
-            target=target_arg,
-            agent=agent,
-            max_points=max_points,
-            md=user_md,
-            owns_agent=owns,
-            **{
-                "batch_size": 1,
-                "initial_points": None,
-                "max_time": None,
-                "target_uncertainty": None,
-                "stop_when": None,
-                "progress": True,
-                "live_plot": None,
-                "seed": None,
-                "final_training": True,
-                **plan_kwargs,
-            },
-        )
-    except BaseException:
-        if owns:
-            agent.close()
-        raise
-    setup.plan_name = "resume_plan"
-    setup.extra_plan_args = {"run": start["uid"]}
-    return run_plan(setup, lambda built: start_metadata(setup, built))

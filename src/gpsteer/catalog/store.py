@@ -1,4 +1,4 @@
-"""The run catalog: where every Bluesky run of gpsteer is stored and read back.
+"""Opening the run catalog: an embedded SQLite catalog by default, or a tiled server.
 
 gpsteer stores runs with databroker 2 / tiled, like the rest of Bluesky. By
 default the catalog is *embedded*: a SQLite file and a data folder under the
@@ -23,39 +23,29 @@ import asyncio
 import copy
 import logging
 import os
-import queue
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from gpsteer.catalog.writer import BackgroundWriter
 from gpsteer.errors import CatalogError, InputError
 
 if TYPE_CHECKING:
     from bluesky import RunEngine
     from bluesky_tiled_plugins import TiledWriter
 
-__all__ = [
-    "BackgroundWriter",
-    "Catalog",
-    "RunSummary",
-    "default_catalog_directory",
-    "list_runs",
-    "open_catalog",
-    "run_documents",
-]
+__all__ = ["Catalog", "default_catalog_directory", "open_catalog"]
 
 #: Environment variable naming gpsteer's data directory (the catalog goes in ``catalog/``).
 DATA_DIR_ENV = "GPSTEER_DATA_DIR"
 #: Refuse to open an embedded catalog with less free space than this (bytes).
 DEFAULT_MIN_FREE_BYTES = 64 * 1024**2
 _RUNS_SPEC = ("CatalogOfBlueskyRuns", "3.0")
-_STOP = object()
 logger = logging.getLogger(__name__)
 _JSON_SEQ = "application/json-seq"
 
@@ -156,98 +146,6 @@ def _ensure_runs_container(root: Any, key: str) -> Any:
             )
         return runs
     return root.create_container(key, specs=[Spec(name, version=version)])
-
-
-class BackgroundWriter:
-    """Pass documents to a callback in a worker thread, in order.
-
-    Why: a ``TiledWriter`` called by the RunEngine writes on the RunEngine's
-    loop, and one write takes tens to hundreds of milliseconds (each event with
-    ``batch_size=1``; run start, descriptors and stop always). Queued to a
-    thread, the loop only pays for a copy of the document.
-
-    A failed write is logged at once and raised, once, as :class:`CatalogError`
-    from the next document call (so the RunEngine aborts the run) or from
-    :meth:`flush`/:meth:`close`. The ``start`` document is the exception to
-    "the loop only pays for a copy": the call waits until it is stored, so a
-    catalog that cannot store a run fails it before the plan moves anything.
-    The rest of a failed run is not passed on (a partial run would only fail
-    again); the next run start is.
-
-    Parameters
-    ----------
-    callback : callable
-        ``callback(name, doc)``, e.g. a ``TiledWriter``; only the worker calls it.
-    """
-
-    def __init__(self, callback: Any, *, thread_name: str = "gpsteer-catalog-writer") -> None:
-        self.callback = callback
-        self._queue: queue.Queue[Any] = queue.Queue()
-        self._error: BaseException | None = None  # set by the worker, raised by callers
-        self._error_lock = threading.Lock()
-        self._closed = False
-        self._thread = threading.Thread(target=self._work, name=thread_name, daemon=True)
-        self._thread.start()
-
-    def __call__(self, name: str, doc: Mapping[str, Any]) -> None:
-        self._raise_error()
-        if self._closed:
-            raise CatalogError("the catalog writer is closed; subscribe a new one")
-        # The RunEngine owns the document; copy so later changes cannot race the worker.
-        self._queue.put((name, copy.deepcopy(doc)))
-        if name == "start":
-            # Why wait for this one: a catalog that broke since it was opened (server
-            # gone, disk full) then fails the run at open_run, before anything moves.
-            self._queue.join()
-            self._raise_error()
-
-    def _work(self) -> None:
-        run_failed = False  # after a failure, drop the rest of that run
-        while True:
-            item = self._queue.get()
-            try:
-                if item is _STOP:
-                    return
-                name = item[0]
-                if name == "start":
-                    run_failed = False
-                if run_failed:
-                    continue
-                try:
-                    self.callback(*item)
-                except Exception as exc:
-                    logger.exception("storing a %r document in the catalog failed", name)
-                    run_failed = True
-                    with self._error_lock:
-                        if self._error is None:
-                            self._error = exc
-            finally:
-                self._queue.task_done()
-
-    def _raise_error(self) -> None:
-        with self._error_lock:
-            error, self._error = self._error, None
-        if error is not None:
-            raise CatalogError(
-                f"storing documents in the catalog failed: {error}. The run's later "
-                "documents were not stored; check the catalog directory or server."
-            ) from error
-
-    def flush(self) -> None:
-        """Wait until every document received so far is stored; raise a stored failure."""
-        if self._thread.is_alive():
-            self._queue.join()
-        self._raise_error()
-
-    def close(self) -> None:
-        """Flush and stop the worker thread."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join()
-        self._raise_error()
 
 
 @dataclass
@@ -543,109 +441,3 @@ def _open_remote(uri: str, *, api_key: str | None, runs_key: str) -> Catalog:
     else:
         runs = _ensure_runs_container(node, runs_key)
     return Catalog(runs=runs, uri=uri, _context=node.context)
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """One line of :func:`list_runs`.
-
-    Attributes
-    ----------
-    uid : str
-        The start document's uid.
-    scan_id : int or None
-    plan_name : str or None
-    time : datetime.datetime
-        Start time, timezone-aware (UTC).
-    num_events : dict of str to int
-        Events per stream, from the stop document (empty while a run is open).
-    exit_status : str or None
-        ``"success"``, ``"abort"``, ``"fail"``, or None while the run is open.
-    """
-
-    uid: str
-    scan_id: int | None
-    plan_name: str | None
-    time: datetime
-    num_events: Mapping[str, int]
-    exit_status: str | None
-
-    @property
-    def total_events(self) -> int:
-        """Events in all streams together."""
-        return sum(self.num_events.values())
-
-    def __str__(self) -> str:
-        when = self.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        status = self.exit_status or "open"
-        return (
-            f"{self.uid[:8]}  {when}  scan {self.scan_id}  {self.plan_name}  "
-            f"{self.total_events} events  {status}"
-        )
-
-
-def _summary(run: Any) -> RunSummary:
-    start = run.metadata["start"]
-    stop = run.metadata.get("stop") or {}
-    return RunSummary(
-        uid=start["uid"],
-        scan_id=start.get("scan_id"),
-        plan_name=start.get("plan_name"),
-        time=datetime.fromtimestamp(start["time"], tz=timezone.utc),
-        num_events=dict(stop.get("num_events") or {}),
-        exit_status=stop.get("exit_status"),
-    )
-
-
-def list_runs(catalog: Catalog | Any, *, limit: int | None = None) -> list[RunSummary]:
-    """Summarise stored runs, oldest first.
-
-    Parameters
-    ----------
-    catalog : Catalog or tiled container of runs
-    limit : int, optional
-        Only the newest ``limit`` runs.
-    """
-    if isinstance(catalog, Catalog):
-        catalog.flush()
-        runs = catalog.runs
-    else:
-        runs = catalog
-    if limit is not None and limit < 0:
-        raise InputError(f"limit must be a non-negative integer, got {limit!r}")
-    if limit is None:
-        selected = list(runs.values())
-    elif limit == 0:
-        selected = []
-    else:
-        # tiled slices with a negative start only run backwards.
-        selected = list(runs.values()[-1 : -limit - 1 : -1])[::-1]
-    return [_summary(run) for run in selected]
-
-
-def run_documents(run: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield the stored documents of ``run`` as ``(name, doc)`` pairs, in order.
-
-    Feed them to any callback (``callback(name, doc)``) to replay the run, e.g.
-    to rebuild an agent. Documents are semantically equal to those emitted, not
-    identical: JSON round-trip (tuples become lists), event uids regenerated,
-    descriptors carry ``dtype_numpy``.
-
-    Raises
-    ------
-    CatalogError
-        If the server cannot export documents (the json-seq exporter of
-        bluesky-tiled-plugins is not registered there).
-    """
-    try:
-        documents = run.documents()
-        for name, doc in documents:
-            yield name, dict(doc)
-    except Exception as exc:
-        if "406" in str(exc) or "Not Acceptable" in str(exc):
-            raise CatalogError(
-                "the tiled server cannot export the documents of this run (HTTP 406): "
-                "register bluesky_tiled_plugins.exporters.json_seq_exporter for "
-                "'BlueskyRun' / 'application/json-seq' in the server's configuration"
-            ) from exc
-        raise

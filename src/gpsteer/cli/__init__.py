@@ -17,16 +17,10 @@ import argparse
 import importlib
 from collections.abc import Callable, Sequence
 
-from gpsteer.plans import replay_cli
+from gpsteer.cli import runs
+from gpsteer.devices.stations import STATIONS
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
-
-#: Simulated end stations: subcommand name -> module with ``main(argv, prog)``.
-_SIM_MODULES = {
-    "saxs": "gpsteer.sim_devices.saxs_ioc",
-    "arpes": "gpsteer.sim_devices.arpes_ioc",
-    "ir": "gpsteer.sim_devices.ir_ioc",
-}
 
 
 def _add_sim(subparsers: argparse._SubParsersAction) -> None:
@@ -39,13 +33,15 @@ def _add_sim(subparsers: argparse._SubParsersAction) -> None:
             "--velocity, --list-pvs, ... (gpsteer sim saxs --help lists them)."
         ),
     )
-    parser.add_argument("kind", choices=sorted(_SIM_MODULES), help="end station to simulate")
+    parser.add_argument("kind", choices=sorted(STATIONS), help="end station to simulate")
     parser.add_argument("ioc_args", nargs=argparse.REMAINDER, help="options for the IOC")
     parser.set_defaults(handler=_run_sim)
 
 
 def _run_sim(args: argparse.Namespace) -> int:
-    module = importlib.import_module(_SIM_MODULES[args.kind])
+    from gpsteer.sim_devices.launcher import IOC_MODULES
+
+    module = importlib.import_module(IOC_MODULES[args.kind])
     module.main(argv=list(args.ioc_args), prog=f"gpsteer sim {args.kind}")
     return 0
 
@@ -53,7 +49,7 @@ def _run_sim(args: argparse.Namespace) -> int:
 #: Functions that add one subcommand each (see the module docstring).
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_sim,
-    replay_cli.add_parser,  # `gpsteer runs` and `gpsteer replay RUN --out map.png`
+    runs.add_parser,  # `gpsteer runs` and `gpsteer replay RUN --out map.png`
 ]
 
 

@@ -7,7 +7,7 @@ subcommands)::
     gpsteer replay -1 --out map.png          # the newest run
     gpsteer replay 3f2a9c1e --upto 20 --out decision20.png
 
-The catalog is the embedded default (see :func:`~gpsteer.plans.default_catalog_directory`)
+The catalog is the embedded default (see :func:`~gpsteer.catalog.default_catalog_directory`)
 unless ``--catalog DIR`` or ``--uri URI`` is given.
 """
 
@@ -71,7 +71,7 @@ def run_key(text: str) -> str | int:
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from gpsteer.plans.catalog import open_catalog
+    from gpsteer.catalog.store import open_catalog
 
     if args.uri:
         return open_catalog(uri=args.uri, api_key=args.api_key)
@@ -79,7 +79,7 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def _list_runs(args: argparse.Namespace) -> int:
-    from gpsteer.plans.catalog import list_runs
+    from gpsteer.catalog.runs import list_runs
 
     with _open(args) as catalog:
         summaries = list_runs(catalog, limit=args.limit)
@@ -96,9 +96,9 @@ def _replay(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    from gpsteer.callbacks.live_plot import plot_map
+    from gpsteer.catalog.replay import replay
     from gpsteer.errors import GpsteerError
-    from gpsteer.plans.live_plot import plot_map
-    from gpsteer.plans.replay import replay
 
     with _open(args) as catalog:
         try:

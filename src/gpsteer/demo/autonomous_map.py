@@ -10,7 +10,7 @@
 4. runs ``RE(autonomous_plan(...))`` with a progress bar, the agent training on
    Dask;
 5. grades the map against the hidden sample, rebuilds it from the catalog
-   (:func:`~gpsteer.plans.replay`) to show the run holds everything, writes
+   (:func:`~gpsteer.catalog.replay`) to show the run holds everything, writes
    the report figure and returns a :class:`SessionResult` whose
    :meth:`~SessionResult.summary` the command prints.
 
@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from gpsteer.demo.report import MapQuality, draw_report, evaluate_map, truth_on_grid
-from gpsteer.demo.stations import SAMPLE_BOUNDS, station_info
+from gpsteer.devices.stations import station_info
 from gpsteer.errors import InputError
+from gpsteer.sim_devices.samples import SAMPLE_BOUNDS
 
 __all__ = ["RASTER_GRID", "SessionResult", "run_session"]
 
@@ -147,7 +148,7 @@ def run_session(
     Parameters
     ----------
     station : {"saxs", "arpes", "ir"}
-        The end station (its default target: :data:`~gpsteer.demo.stations.STATIONS`).
+        The end station (its default target: :data:`~gpsteer.devices.stations.STATIONS`).
     budget : int
         Points to measure (at least 10).
     out : path
@@ -183,7 +184,7 @@ def run_session(
         trainer.start(wait=False)  # worker processes import torch meanwhile
         say("starting a Dask LocalCluster for training (in the background)")
 
-        from gpsteer.demo.beamline import Beamline
+        from gpsteer.session.beamline import Beamline
 
         beamline = stack.enter_context(Beamline.simulated([station], seed=seed, velocity=velocity))
         st = beamline[station]
@@ -194,7 +195,8 @@ def run_session(
         from bluesky import RunEngine
 
         from gpsteer import Agent
-        from gpsteer.plans import autonomous_plan, open_catalog
+        from gpsteer.catalog import open_catalog
+        from gpsteer.plans import autonomous_plan
 
         catalog = stack.enter_context(open_catalog(out / "catalog"))
         # The SIGINT handler (Ctrl-C pauses, then we abort) needs the main thread.
@@ -272,7 +274,7 @@ def _check_replay(run: Any, agent: Any, sample: Any, field: str) -> tuple[float,
     Returns the largest difference of the posterior means on the evaluation grid,
     the size of the initial design, and the recorded decision times.
     """
-    from gpsteer.plans import read_decisions, replay
+    from gpsteer.catalog import read_decisions, replay
 
     records = read_decisions(run)
     rebuilt = replay(run, training="inline")

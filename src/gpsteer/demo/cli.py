@@ -2,7 +2,7 @@
 
 ``python -m gpsteer.demo --out DIR`` (what ``make demo`` runs) maps the hidden
 sample of a simulated end station with ``autonomous_plan`` (see
-:mod:`gpsteer.demo.session`); ``--offline`` runs the GP engine on its own
+:mod:`gpsteer.demo.autonomous_map`); ``--offline`` runs the GP engine on its own
 instead (:mod:`gpsteer.demo.offline`, no IOC, no Dask, no catalog).
 """
 
@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from gpsteer.demo.stations import STATIONS
+from gpsteer.devices.stations import STATIONS
 
 __all__ = ["build_parser", "main"]
 
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from bluesky.utils import RunEngineInterrupted
 
-    from gpsteer.demo.session import run_session
+    from gpsteer.demo.autonomous_map import run_session
 
     try:
         result = run_session(

@@ -6,7 +6,7 @@ a Matérn-5/2 GP on them, prints a short summary (hyperparameters in user units,
 RMSE against the true field at held-out points, training time) and writes
 ``DIR/gp_demo.png`` with four panels: truth, posterior mean, posterior standard
 deviation and one posterior sample. (Without ``--offline`` the demo runs the
-autonomous beamline session of :mod:`gpsteer.demo.session`.)
+autonomous beamline session of :mod:`gpsteer.demo.autonomous_map`.)
 """
 
 from __future__ import annotations

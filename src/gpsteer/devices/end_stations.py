@@ -1,24 +1,25 @@
-"""Ophyd devices for the simulated end stations, written for real PV prefixes too.
+"""Ophyd devices of the SAXS, ARPES and IR end stations, for real PV prefixes.
 
 * :class:`XYStage`: two ``EpicsMotor`` (``{prefix}x``, ``{prefix}y``);
 * :class:`SaxsDetector`, :class:`ArpesAnalyser`, :class:`IrSpectrometer`:
   ``trigger()`` puts ``Acquire`` = 1 with put-completion (the exposure), checks that
   ``ArrayCounter_RBV`` advanced (a *fresh* frame, not a stale monitor value),
   fetches the data with a direct CA read, and computes the reductions of
-  :mod:`gpsteer.sim_devices.reductions` off the RunEngine's event loop. ``read()``
+  :mod:`gpsteer.devices.reductions` off the RunEngine's event loop. ``read()``
   then holds the array plus ordinary scalar fields, e.g. ``saxs_q0`` and
   ``saxs_q0_variance``, usable as a plan's ``target``.
 
-For the simulation, call :func:`~gpsteer.sim_devices.loopback.apply_loopback_env`
-before importing this module (it imports ophyd). Against hardware, keep the
-beamline's EPICS environment; point the classes at the real prefixes (subclass to
-rename a component's suffix if a site's PV names differ).
+Against hardware, keep the beamline's EPICS environment and point the classes at
+the real prefixes (subclass to rename a component's suffix if a site's PV names
+differ). The simulated end stations of :mod:`gpsteer.sim_devices` serve the same
+PVs: call :func:`~gpsteer.sim_devices.loopback.apply_loopback_env` before importing
+this module (it imports ophyd) to talk to them.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from ophyd import Component as Cpt
@@ -26,9 +27,10 @@ from ophyd import Device, EpicsMotor, EpicsSignal, EpicsSignalRO, Signal
 from ophyd.areadetector.base import EpicsSignalWithRBV
 from ophyd.status import DeviceStatus
 
-from gpsteer.errors import DeviceError, UnknownNameError
-from gpsteer.sim_devices import reductions
-from gpsteer.sim_devices.frames import IR_BANDS, SaxsGeometry
+from gpsteer.devices import reductions
+from gpsteer.devices.instruments import IR_BANDS, SaxsGeometry
+from gpsteer.devices.stations import station_info
+from gpsteer.errors import DeviceError
 
 __all__ = [
     "AcquisitionControl",
@@ -70,6 +72,8 @@ class ReducingDetector(Device):
     """
 
     acq: AcquisitionControl
+    #: The end-station kind it reads (a key of :data:`~gpsteer.devices.stations.STATIONS`).
+    kind: ClassVar[str]
     #: Seconds allowed beyond the exposure time for a frame to arrive.
     trigger_timeout = 10.0
 
@@ -130,8 +134,10 @@ class SaxsDetector(ReducingDetector):
 
     Fields: ``image`` (counts, rows x columns) and ``intensity``, ``q0``,
     ``peak_width``, ``grain_size``, ``anisotropy``, ``orientation``, each with
-    ``<name>_variance`` (see :func:`~gpsteer.sim_devices.reductions.reduce_saxs`).
+    ``<name>_variance`` (see :func:`~gpsteer.devices.reductions.reduce_saxs`).
     """
+
+    kind = "saxs"
 
     acq = Cpt(AcquisitionControl, "cam1:", kind="config")
     array_data = Cpt(EpicsSignalRO, "image1:ArrayData", kind="omitted")
@@ -187,8 +193,10 @@ class ArpesAnalyser(ReducingDetector):
 
     Fields: ``image`` (counts, energies x angles) and ``intensity`` (near E_F),
     ``band_energy``, ``linewidth``, ``band_weight``, each with ``<name>_variance``
-    (see :func:`~gpsteer.sim_devices.reductions.reduce_arpes`).
+    (see :func:`~gpsteer.devices.reductions.reduce_arpes`).
     """
+
+    kind = "arpes"
 
     acq = Cpt(AcquisitionControl, "analyser:", kind="config")
     raw_image = Cpt(EpicsSignalRO, "analyser:Image", kind="omitted")
@@ -230,10 +238,12 @@ class IrSpectrometer(ReducingDetector):
     """IR spectrometer (``spec:`` PVs) with band-area reductions.
 
     Fields: ``spectrum`` (absorbance) and one area per band of
-    :data:`~gpsteer.sim_devices.frames.IR_BANDS` (``band_1650``, ...), ``band_ratio``
+    :data:`~gpsteer.devices.instruments.IR_BANDS` (``band_1650``, ...), ``band_ratio``
     = band_1650 / (band_1650 + band_1050), each with ``<name>_variance``, and
-    ``noise_variance`` (see :func:`~gpsteer.sim_devices.reductions.reduce_ir`).
+    ``noise_variance`` (see :func:`~gpsteer.devices.reductions.reduce_ir`).
     """
+
+    kind = "ir"
 
     acq = Cpt(AcquisitionControl, "spec:", kind="config")
     raw_spectrum = Cpt(EpicsSignalRO, "spec:Spectrum", kind="omitted")
@@ -272,9 +282,7 @@ class IrSpectrometer(ReducingDetector):
 
 
 _DETECTORS: dict[str, type[ReducingDetector]] = {
-    "saxs": SaxsDetector,
-    "arpes": ArpesAnalyser,
-    "ir": IrSpectrometer,
+    cls.kind: cls for cls in (SaxsDetector, ArpesAnalyser, IrSpectrometer)
 }
 
 
@@ -285,8 +293,7 @@ def end_station(
 
     With ``connect`` (default), wait up to ``timeout`` s for every PV.
     """
-    if kind not in _DETECTORS:
-        raise UnknownNameError(f"unknown end station {kind!r}; known: {sorted(_DETECTORS)}")
+    station_info(kind)  # an unknown kind: the error lists the known ones
     stage = XYStage(prefix, name=f"{kind}_stage")
     detector = _DETECTORS[kind](prefix, name=kind)
     if connect:

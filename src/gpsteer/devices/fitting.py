@@ -1,6 +1,6 @@
 """Weighted least-squares fit of one peak on a linear background.
 
-Used by :mod:`gpsteer.sim_devices.reductions` for SAXS rings and ARPES energy
+Used by :mod:`gpsteer.devices.reductions` for SAXS rings and ARPES energy
 distribution curves; pure numpy. A grid search with the linear terms solved
 exactly (variable projection) finds the basin, Levenberg-Marquardt refines all
 parameters, and (J^T W J)^-1 is the covariance: with W = 1 / data variance, the

@@ -27,18 +27,20 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from gpsteer.errors import InputError, ShapeError
-from gpsteer.sim_devices.fitting import PeakFit, fit_peak, gaussian, weighted_lstsq
-from gpsteer.sim_devices.frames import (
+from gpsteer.devices.fitting import PeakFit, fit_peak, gaussian, weighted_lstsq
+from gpsteer.devices.instruments import (
     ARPES_FERMI_WINDOW,
+    FWHM_PER_SIGMA,
     IR_BANDS,
     SCHERRER_K,
     IrBand,
     SaxsGeometry,
+    check_exposure,
     fermi_dirac,
     lorentzian,
     saxs_q_chi,
 )
+from gpsteer.errors import InputError, ShapeError
 
 __all__ = [
     "ArpesReduction",
@@ -52,16 +54,8 @@ __all__ = [
     "reduce_saxs",
 ]
 
-_FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 _NAN = float("nan")
 _INF = float("inf")
-
-
-def _check_exposure(exposure_s: float) -> float:
-    exposure_s = float(exposure_s)
-    if not np.isfinite(exposure_s) or exposure_s <= 0:
-        raise InputError(f"exposure_s must be a positive number of seconds, got {exposure_s!r}")
-    return exposure_s
 
 
 def _check_image(image: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -128,7 +122,7 @@ def reduce_saxs(
         Radial bin width of the integration, in pixels (fine bins keep the
         fitted width unbiased).
     """
-    exposure_s = _check_exposure(exposure_s)
+    exposure_s = check_exposure(exposure_s)
     counts = _check_image(image, geometry.shape, "SAXS image")
     q, chi, r_px = saxs_q_chi(geometry)
     ny, nx = geometry.shape
@@ -165,8 +159,8 @@ def reduce_saxs(
         return _nan_saxs()
 
     sigma = fit.width
-    fwhm = _FWHM_PER_SIGMA * sigma
-    fwhm_var = _FWHM_PER_SIGMA**2 * fit.covariance[2, 2]
+    fwhm = FWHM_PER_SIGMA * sigma
+    fwhm_var = FWHM_PER_SIGMA**2 * fit.covariance[2, 2]
     grain = 2 * np.pi * SCHERRER_K / fwhm
     grain_var = (grain / fwhm) ** 2 * fwhm_var
 
@@ -252,7 +246,7 @@ def reduce_arpes(
     upward by dispersion * <theta^2>: 0.2 meV for the simulated flake with the
     default window, 2.5 meV with a 1 degree window.
     """
-    exposure_s = _check_exposure(exposure_s)
+    exposure_s = check_exposure(exposure_s)
     energy = np.asarray(energy, dtype=float).ravel()
     angle = np.asarray(angle, dtype=float).ravel()
     counts = _check_image(image, (len(energy), len(angle)), "ARPES image")

@@ -1,10 +1,11 @@
-"""What to map at each simulated end station: the target field and its ground truth.
+"""The end stations gpsteer knows, and what to map at each: the one registry of kinds.
 
-Each end station of :mod:`gpsteer.sim_devices` records a frame (an image or a
-spectrum) and reduces it to scalar event fields with noise variances. A map
-needs one of them as the plan's ``target``; the demo and the beamline profile
-use the one below, and compare the map with the same field of the hidden sample.
-This module imports nothing heavy (no ophyd, no torch).
+Every end station (real, or simulated by :mod:`gpsteer.sim_devices`) records a
+frame (an image or a spectrum) and reduces it to scalar event fields with noise
+variances (:mod:`gpsteer.devices.reductions`). A map needs one of them as the
+plan's ``target``; the session, the demo and the beamline profile use the one
+below. Every other table keyed by kind (detector classes, simulated samples,
+IOC modules) is checked against this one. Imports nothing heavy (no ophyd, no torch).
 """
 
 from __future__ import annotations
@@ -13,16 +14,12 @@ from dataclasses import dataclass
 
 from gpsteer.errors import UnknownNameError
 
-__all__ = ["SAMPLE_BOUNDS", "STATIONS", "StationInfo", "station_info"]
-
-#: The sample area of every simulated end station, mm: x and y in [-5, 5]
-#: (the motors' soft limits are 1 mm wider).
-SAMPLE_BOUNDS: tuple[tuple[float, float], tuple[float, float]] = ((-5.0, 5.0), (-5.0, 5.0))
+__all__ = ["STATIONS", "StationInfo", "station_info"]
 
 
 @dataclass(frozen=True)
 class StationInfo:
-    """The default mapping target of one end station.
+    """One kind of end station and its default mapping target.
 
     Attributes
     ----------
@@ -30,11 +27,9 @@ class StationInfo:
         ``"saxs"``, ``"arpes"`` or ``"ir"`` (also the detector's ophyd name).
     title : str
         How people write it (``"SAXS"``).
-    target : (str, str)
-        The event field the agent learns and its noise-variance field, as
-        :func:`~gpsteer.plans.autonomous_plan` takes them.
-    truth_field : str
-        The hidden sample's ground-truth field that ``target`` measures.
+    field : str
+        The reduced quantity mapped by default (``"q0"``): the detector component
+        of that name, and the simulated sample's ground-truth field of that name.
     label : str
         What the field is, with units, for plots and summaries.
     units : str
@@ -43,34 +38,41 @@ class StationInfo:
 
     kind: str
     title: str
-    target: tuple[str, str]
-    truth_field: str
+    field: str
     label: str
     units: str
+
+    @property
+    def target(self) -> tuple[str, str]:
+        """The event field the agent learns and its noise-variance field, as
+        :func:`~gpsteer.plans.autonomous_plan` takes them (``("saxs_q0", "saxs_q0_variance")``)."""
+        return f"{self.kind}_{self.field}", f"{self.kind}_{self.field}_variance"
+
+    @property
+    def truth_field(self) -> str:
+        """The simulated sample's ground-truth field that :attr:`target` measures."""
+        return self.field
 
 
 STATIONS: dict[str, StationInfo] = {
     "saxs": StationInfo(
         kind="saxs",
         title="SAXS",
-        target=("saxs_q0", "saxs_q0_variance"),
-        truth_field="q0",
+        field="q0",
         label="ring position q0 (1/nm)",
         units="1/nm",
     ),
     "arpes": StationInfo(
         kind="arpes",
         title="ARPES",
-        target=("arpes_band_energy", "arpes_band_energy_variance"),
-        truth_field="band_energy",
+        field="band_energy",
         label="band bottom energy (eV from E_F)",
         units="eV",
     ),
     "ir": StationInfo(
         kind="ir",
         title="IR",
-        target=("ir_band_ratio", "ir_band_ratio_variance"),
-        truth_field="band_ratio",
+        field="band_ratio",
         label="band ratio 1650 / (1650 + 1050)",
         units="",
     ),

@@ -1,50 +1,42 @@
-"""Layer 5: gpsteer inside Bluesky — plans, the run catalog, and the RunEngine helpers they use.
+"""Layer 5: gpsteer's Bluesky plans: ``autonomous_plan`` and ``resume_plan``.
 
-``import gpsteer.plans`` stays light: tiled and the catalog machinery are imported
-only when a catalog is opened, torch only when an agent is built.
+Users write ``from gpsteer.plans import autonomous_plan``. What the plans are built
+of lives beside them: :mod:`gpsteer.plan_stubs` (one-step pieces),
+:mod:`gpsteer.callbacks` (the document callback that feeds the agent, live plots),
+:mod:`gpsteer.catalog` (storing runs, replaying them) and :mod:`gpsteer.schema`
+(what a run records). The names this package used to export from those still
+import from here for one release, with a DeprecationWarning.
 """
 
+from gpsteer._moved import moved_names, names_of
 from gpsteer.plans.autonomous import autonomous_plan
-from gpsteer.plans.callback import AgentFeeder, Rejection
-from gpsteer.plans.catalog import (
-    BackgroundWriter,
-    Catalog,
-    RunSummary,
-    default_catalog_directory,
-    list_runs,
-    open_catalog,
-    run_documents,
-)
 from gpsteer.plans.execution import StopReason
-from gpsteer.plans.futures import FutureLike, wait_for_future
-from gpsteer.plans.live_plot import LiveAgentPlot, plot_map
-from gpsteer.plans.loop_monitor import LoopLatency, LoopMonitor
-from gpsteer.plans.progress import Progress
-from gpsteer.plans.recorder import DecisionRecorder
-from gpsteer.plans.replay import DecisionRecord, read_decisions, replay, resume_plan
+from gpsteer.plans.resume import resume_plan
 
-__all__ = [
-    "AgentFeeder",
-    "BackgroundWriter",
-    "Catalog",
-    "DecisionRecord",
-    "DecisionRecorder",
-    "FutureLike",
-    "LiveAgentPlot",
-    "LoopLatency",
-    "LoopMonitor",
-    "Progress",
-    "Rejection",
-    "RunSummary",
-    "StopReason",
-    "autonomous_plan",
-    "default_catalog_directory",
-    "list_runs",
-    "open_catalog",
-    "plot_map",
-    "read_decisions",
-    "replay",
-    "resume_plan",
-    "run_documents",
-    "wait_for_future",
-]
+__all__ = ["StopReason", "autonomous_plan", "resume_plan"]
+
+__getattr__ = moved_names(
+    __name__,
+    {
+        **names_of("gpsteer.callbacks", ["AgentFeeder", "Rejection", "LiveAgentPlot", "plot_map"]),
+        **names_of("gpsteer.callbacks", ["LoopLatency", "LoopMonitor"]),
+        **names_of(
+            "gpsteer.catalog",
+            [
+                "BackgroundWriter",
+                "Catalog",
+                "DecisionRecord",
+                "RunSummary",
+                "default_catalog_directory",
+                "list_runs",
+                "open_catalog",
+                "read_decisions",
+                "replay",
+                "run_documents",
+            ],
+        ),
+        **names_of("gpsteer.plan_stubs", ["FutureLike", "wait_for_future"]),
+        **names_of("gpsteer.agent.progress", ["Progress"]),
+        **names_of("gpsteer.schema", ["DecisionRecorder"]),
+    },
+)

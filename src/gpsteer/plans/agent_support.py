@@ -14,31 +14,12 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "STATE_KEYS",
     "cancel_training",
     "default_agent",
-    "model_snapshot",
     "points_in",
-    "rebuild_agent",
     "training_future",
     "training_status",
 ]
-
-#: The entries of ``agent.state().metadata`` recorded with each decision: with the
-#: run's data and the start document's configuration they rebuild the posterior
-#: exactly (:func:`gpsteer.plans.replay`). ``point_ids`` and ``pending`` grow with
-#: the data and are not needed to rebuild a model, so they are left out.
-STATE_KEYS = (
-    "format",
-    "format_version",
-    "hyperparameters",
-    "model_version",
-    "n_first",
-    "n_scale",
-    "last_trained_n",
-    "rng_state",
-    "next_id",
-)
 
 
 def default_agent(bounds: np.ndarray, *, seed: int | None) -> Any:
@@ -73,47 +54,6 @@ def cancel_training(agent: Any) -> None:
     the RunEngine loop (cancelling never waits).
     """
     agent.cancel_training()
-
-
-def model_snapshot(agent: Any) -> dict[str, Any]:
-    """What a decision record keeps of the model: the state metadata that rebuilds it.
-
-    Includes the raw hyperparameter vector ``theta`` (a list), exact to the bit
-    through JSON.
-    """
-    state = agent.state()
-    snapshot = {key: state.metadata[key] for key in STATE_KEYS if key in state.metadata}
-    snapshot["theta"] = np.asarray(state.arrays.get("theta", []), dtype=np.float64).tolist()
-    return snapshot
-
-
-def rebuild_agent(
-    configuration: dict[str, Any],
-    snapshot: dict[str, Any],
-    X: np.ndarray,
-    y: np.ndarray,
-    noise_variance: np.ndarray | None,
-    overrides: dict[str, Any],
-) -> Any:
-    """An agent from a start document's configuration, one decision's snapshot and data."""
-    from gpsteer.agent import Agent, AgentState
-
-    metadata = {key: snapshot[key] for key in STATE_KEYS if key in snapshot}
-    metadata["configuration"] = configuration
-    metadata["point_ids"] = [None] * len(y)
-    metadata["pending"] = []
-    if snapshot.get("n_first") is None and len(y):
-        # The recorded model held no data yet (a run that failed during its first
-        # design): rebuild it empty and tell it the data, as its next decision would.
-        metadata["point_ids"] = []
-        empty = {"X": np.empty((0, X.shape[1])), "y": np.empty(0), "theta": np.empty(0)}
-        agent = Agent.from_state(AgentState(metadata=metadata, arrays=empty), **overrides)
-        agent.tell(X, y, noise_variance=noise_variance)
-        return agent
-    arrays = {"X": X, "y": y, "theta": np.asarray(snapshot.get("theta", []), dtype=np.float64)}
-    if noise_variance is not None:
-        arrays["noise_variance"] = noise_variance
-    return Agent.from_state(AgentState(metadata=metadata, arrays=arrays), **overrides)
 
 
 def points_in(points: Sequence[Sequence[float]] | np.ndarray, dim: int) -> np.ndarray:

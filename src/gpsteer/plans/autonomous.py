@@ -3,9 +3,9 @@
 One run: a first decision (a space-filling design while the agent has no data),
 then a loop of *decide* (ask the agent), *move*, *trigger and read*, until a
 budget ends. The agent learns from the run's documents
-(:class:`~gpsteer.plans.callback.AgentFeeder`, subscribed for the plan), and
+(:class:`~gpsteer.callbacks.feeder.AgentFeeder`, subscribed for the plan), and
 each decision is recorded in the run's ``agent`` stream
-(:mod:`gpsteer.plans.recorder`). How the run stays responsive to pause and abort
+(:mod:`gpsteer.schema.agent_stream`). How the run stays responsive to pause and abort
 is explained in :mod:`gpsteer.plans.execution`.
 
 Everything is validated when the plan is *called*, before the RunEngine sees a
@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 from bluesky.utils import Msg
 
+from gpsteer.agent.progress import Progress
 from gpsteer.errors import ConfigurationError, InputError
 from gpsteer.plans.execution import StopReason, run_plan
-from gpsteer.plans.progress import Progress
-from gpsteer.plans.recorder import STREAM
 from gpsteer.plans.validation import (
     Space,
     TargetSpec,
@@ -35,6 +34,7 @@ from gpsteer.plans.validation import (
     make_space,
     make_target,
 )
+from gpsteer.schema.agent_stream import STREAM
 
 __all__ = ["PlanSetup", "StopReason", "autonomous_plan"]
 
@@ -100,7 +100,7 @@ def autonomous_plan(
         The agent to steer with: its dimension must equal the number of motors
         and its domain lie inside the space. It keeps learning after the run.
         Default: ``Agent(bounds=<space bounds>, seed=seed, training="dask")``,
-        closed when the plan ends (rebuild it with :func:`~gpsteer.plans.replay`).
+        closed when the plan ends (rebuild it with :func:`~gpsteer.catalog.replay`).
     max_points : int
         Point budget of this run (first design included).
     batch_size : int
@@ -122,7 +122,7 @@ def autonomous_plan(
     progress : bool
         Show a tqdm progress bar (points of the budget, uncertainty, time).
     live_plot : LiveAgentPlot, optional
-        A :class:`~gpsteer.plans.live_plot.LiveAgentPlot`, attached to the agent.
+        A :class:`~gpsteer.callbacks.live_plot.LiveAgentPlot`, attached to the agent.
     seed : int, optional
         Seed of the default agent (give your own agent its own seed).
     final_training : bool

@@ -7,7 +7,7 @@ What keeps the RunEngine responsive (pause, suspenders, Ctrl-C):
 
 * Every piece of agent work — telling it the new measurements (which may train
   inline), the stopping checks, ``ask`` — runs in one worker thread; the plan
-  waits for it only through :func:`~gpsteer.plans.futures.wait_for_future`.
+  waits for it only through :func:`~gpsteer.plan_stubs.futures.wait_for_future`.
   Background (Dask) training is waited for the same way, once, at the end.
 * A checkpoint follows every saved event and every submitted job, so a pause
   re-runs at most one move and one reading and never submits work twice. A
@@ -36,12 +36,12 @@ import bluesky.preprocessors as bpp
 import numpy as np
 from bluesky.utils import FailedStatus, Msg, RunEngineControlException
 
+from gpsteer.agent.progress import Progress, ProgressBar
+from gpsteer.callbacks.feeder import AgentFeeder
 from gpsteer.errors import DeviceError, GpsteerError
+from gpsteer.plan_stubs.futures import wait_for_future
 from gpsteer.plans import agent_support
-from gpsteer.plans.callback import AgentFeeder
-from gpsteer.plans.futures import wait_for_future
-from gpsteer.plans.progress import Progress, ProgressBar
-from gpsteer.plans.recorder import STREAM, DecisionRecorder, to_json
+from gpsteer.schema.agent_stream import STREAM, DecisionRecorder, to_json
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class RunState:
             stop_reason=reason,
             uncertainty=uncertainty,
             seconds=time.perf_counter() - t0,
-            snapshot=agent_support.model_snapshot(agent),
+            snapshot=agent.snapshot(),
             training=agent_support.training_status(agent),
         )
 
@@ -177,7 +177,7 @@ class RunState:
             stop_reason=None,
             uncertainty=uncertainty,
             seconds=time.perf_counter() - t0,
-            snapshot=agent_support.model_snapshot(self.agent),
+            snapshot=self.agent.snapshot(),
             training=agent_support.training_status(self.agent),
         )
 
@@ -214,7 +214,7 @@ class RunState:
         if untold > 0:
             logger.warning(
                 "%d measured point(s) are in the run but not in the agent (%s: %s); "
-                "rebuild it from the run with gpsteer.plans.replay.replay(run).",
+                "rebuild it from the run with gpsteer.catalog.replay.replay(run).",
                 untold,
                 type(exc).__name__,
                 exc,

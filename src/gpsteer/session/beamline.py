@@ -5,7 +5,7 @@
 IOC processes it started, which :meth:`Beamline.close` stops (and an ``atexit``
 hook of :mod:`gpsteer.sim_devices.launcher` stops at the latest).
 
->>> from gpsteer.demo.beamline import Beamline                    # doctest: +SKIP
+>>> from gpsteer.session.beamline import Beamline                    # doctest: +SKIP
 >>> with Beamline.simulated(["saxs"], seed=0) as beamline:         # doctest: +SKIP
 ...     station = beamline["saxs"]
 ...     RE(autonomous_plan([station.detector], station.space(), target=station.target, ...))
@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from gpsteer.demo.config import BeamlineConfig, StationConfig
-from gpsteer.demo.stations import SAMPLE_BOUNDS, StationInfo, station_info
+from gpsteer.devices.stations import StationInfo, station_info
 from gpsteer.errors import ConfigurationError, DeviceError, UnknownNameError
+from gpsteer.session.config import BeamlineConfig, StationConfig
+from gpsteer.sim_devices.samples import SAMPLE_BOUNDS
 
 __all__ = ["Beamline", "Station", "ioc_answers"]
 
@@ -69,7 +70,7 @@ class Station:
 
     @property
     def info(self) -> StationInfo:
-        """Its default target and what that measures (:mod:`gpsteer.demo.stations`)."""
+        """Its default target and what that measures (:mod:`gpsteer.devices.stations`)."""
         return station_info(self.kind)
 
     @property
@@ -169,7 +170,7 @@ class Beamline:
         return beamline
 
     def _add(self, cfg: StationConfig, config: BeamlineConfig, timeout: float) -> None:
-        from gpsteer.sim_devices.devices import end_station
+        from gpsteer.devices.end_stations import end_station
 
         if not cfg.simulated:
             assert cfg.prefix is not None  # StationConfig checks it

@@ -19,7 +19,7 @@ Environment variables
     scheduler address (``tcp://10.0.0.5:8786``).
 ``GPSTEER_CATALOG_URI``, ``GPSTEER_CATALOG_API_KEY``
     A tiled server to store runs in, instead of the embedded catalog (whose
-    directory follows ``GPSTEER_DATA_DIR``, see :func:`gpsteer.plans.open_catalog`).
+    directory follows ``GPSTEER_DATA_DIR``, see :func:`gpsteer.catalog.open_catalog`).
 ``GPSTEER_SIM_SEED``, ``GPSTEER_SIM_VELOCITY``
     Hidden-sample seed and motor speed (mm/s) of the simulated stations.
 """
@@ -32,8 +32,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gpsteer.demo.stations import STATIONS
-from gpsteer.errors import ConfigurationError, UnknownNameError
+from gpsteer.devices.stations import STATIONS, station_info
+from gpsteer.errors import ConfigurationError
 
 __all__ = ["BeamlineConfig", "StationConfig", "load_config", "parse_stations"]
 
@@ -68,10 +68,7 @@ class StationConfig:
     port: int | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in STATIONS:
-            raise UnknownNameError(
-                f"unknown end station {self.kind!r}; known end stations: {sorted(STATIONS)}"
-            )
+        station_info(self.kind)  # an unknown kind: the error lists the known ones
         if not self.simulated and not self.prefix:
             raise ConfigurationError(
                 f"the real {self.kind} end station needs its PV prefix: set prefix = "

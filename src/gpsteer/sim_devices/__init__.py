@@ -1,21 +1,22 @@
 """Simulated SAXS, ARPES and IR end stations: caproto IOCs with hidden samples.
 
-Layer 6 of gpsteer. The pieces, from the bottom:
+The simulation, and nothing else: the devices that talk to these IOCs are the
+real ones (:mod:`gpsteer.devices`), since the IOCs serve the same PVs. The pieces,
+from the bottom:
 
 * :mod:`~gpsteer.sim_devices.loopback`: the EPICS environment for loopback-only CA
   (apply it before importing ophyd);
 * :mod:`~gpsteer.sim_devices.samples` and :mod:`~gpsteer.sim_devices.frames`:
   hidden samples with ground truth and the frames a detector records (pure);
-* :mod:`~gpsteer.sim_devices.reductions` (with :mod:`~gpsteer.sim_devices.fitting`):
-  frames -> scalars with noise variances (pure numpy);
 * :mod:`~gpsteer.sim_devices.motor`, :mod:`~gpsteer.sim_devices.saxs_ioc`,
   :mod:`~gpsteer.sim_devices.arpes_ioc`, :mod:`~gpsteer.sim_devices.ir_ioc`: the
   caproto IOCs (``gpsteer sim saxs|arpes|ir``);
-* :mod:`~gpsteer.sim_devices.launcher`: IOCs in subprocesses for tests and demos;
-* :mod:`~gpsteer.sim_devices.devices`: the ophyd devices (imports ophyd).
+* :mod:`~gpsteer.sim_devices.launcher`: IOCs in subprocesses for tests and demos.
 
-This package's ``__init__`` imports neither ophyd nor caproto, so
+This package imports neither ophyd nor caproto, so
 ``from gpsteer.sim_devices import apply_loopback_env`` is safe to run first.
+(``gpsteer.sim_devices.devices``, ``.reductions`` and ``.fitting`` are the old
+paths of :mod:`gpsteer.devices`, kept for one release with a DeprecationWarning.)
 See docs/sim_devices.md.
 """
 

@@ -32,7 +32,8 @@ import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from gpsteer.errors import DeviceError, UnknownNameError
+from gpsteer.devices.stations import STATIONS, station_info
+from gpsteer.errors import DeviceError
 from gpsteer.sim_devices.loopback import (
     add_client_address,
     apply_loopback_env,
@@ -52,12 +53,8 @@ __all__ = [
     "start_ioc",
 ]
 
-#: The module that serves each kind of end station.
-IOC_MODULES: dict[str, str] = {
-    "saxs": "gpsteer.sim_devices.saxs_ioc",
-    "arpes": "gpsteer.sim_devices.arpes_ioc",
-    "ir": "gpsteer.sim_devices.ir_ioc",
-}
+#: The module that serves each kind of end station (``python -m`` runs it).
+IOC_MODULES: dict[str, str] = {kind: f"gpsteer.sim_devices.{kind}_ioc" for kind in STATIONS}
 #: Readiness probe, relative to the prefix: every end station has an x motor.
 READY_SUFFIX = "x.RBV"
 
@@ -175,8 +172,7 @@ def start_ioc(
     DeviceError
         The IOC exited or did not answer in time; the message holds its log.
     """
-    if kind not in IOC_MODULES:
-        raise UnknownNameError(f"unknown IOC kind {kind!r}; known kinds: {sorted(IOC_MODULES)}")
+    station_info(kind)  # an unknown kind: the error lists the known ones
     prefix = prefix or f"gpsteer{uuid.uuid4().hex[:8]}:{kind}:"
     with _ENV_LOCK:
         apply_loopback_env()

@@ -24,17 +24,20 @@ from typing import ClassVar
 
 import numpy as np
 
-from gpsteer.errors import InputError, UnknownNameError
-from gpsteer.sim_devices import frames
-from gpsteer.sim_devices.frames import (
+from gpsteer.devices.instruments import (
+    ARPES_FERMI_WINDOW,
     IR_BANDS,
     SCHERRER_K,
     ArpesAxes,
     IrAxes,
     SaxsGeometry,
 )
+from gpsteer.devices.stations import station_info
+from gpsteer.errors import InputError
+from gpsteer.sim_devices import frames
 
 __all__ = [
+    "SAMPLE_BOUNDS",
     "SAMPLE_KINDS",
     "ArpesSample",
     "Domain",
@@ -79,6 +82,11 @@ class Domain:
         """Positions mapped to [-1, 1] x [-1, 1]."""
         (cx, cy), (hx, hy) = self.center, self.half_size
         return (np.asarray(x, float) - cx) / hx, (np.asarray(y, float) - cy) / hy
+
+
+#: The sample area of every simulated end station, mm: x and y in [-5, 5]
+#: (the motors' soft limits are 1 mm wider).
+SAMPLE_BOUNDS: tuple[tuple[float, float], tuple[float, float]] = (Domain().x, Domain().y)
 
 
 @dataclass(frozen=True)
@@ -243,7 +251,7 @@ class ArpesSample:
     ``linewidth`` (Lorentzian HWHM, eV), ``dispersion`` (eV/deg^2), ``intensity``
     (photoemission weight, counts/s), ``background`` (counts/s), ``on_flake``
     (0/1) and ``fermi_intensity`` (expected mean counts/s per pixel in
-    :data:`~gpsteer.sim_devices.frames.ARPES_FERMI_WINDOW`).
+    :data:`~gpsteer.devices.instruments.ARPES_FERMI_WINDOW`).
 
     The flake has an irregular, sharp edge; a doping gradient across it and three
     small bubbles where the band sits higher and broader.
@@ -325,7 +333,7 @@ class ArpesSample:
     def _fermi_intensity(self, fields: dict[str, np.ndarray], chunk: int = 1024) -> np.ndarray:
         """Mean expected count rate in the E_F window, evaluated from the frame model."""
         energy = self.axes.energy()
-        lo, hi = frames.ARPES_FERMI_WINDOW
+        lo, hi = ARPES_FERMI_WINDOW
         rows = (energy >= lo) & (energy <= hi)
         window = replace(
             self.axes,
@@ -365,7 +373,7 @@ class IrSample:
 
     Fields: ``fraction_a``/``fraction_b``/``fraction_c`` (volume fractions),
     ``thickness`` (relative), one area per band of
-    :data:`~gpsteer.sim_devices.frames.IR_BANDS` (``band_1650``, ...),
+    :data:`~gpsteer.devices.instruments.IR_BANDS` (``band_1650``, ...),
     ``band_ratio`` = band_1650 / (band_1650 + band_1050), and the baseline.
 
     Structure: a wavy interface between phases A and B (about 1 mm wide), a
@@ -442,15 +450,10 @@ class IrSample:
 # --------------------------------------------------------------------------- registry
 
 Sample = SaxsSample | ArpesSample | IrSample
-SAMPLE_KINDS: dict[str, type] = {"saxs": SaxsSample, "arpes": ArpesSample, "ir": IrSample}
+SAMPLE_KINDS: dict[str, type] = {cls.kind: cls for cls in (SaxsSample, ArpesSample, IrSample)}
 
 
 def make_sample(kind: str, seed: int = 0, domain: Domain | None = None) -> Sample:
     """Rebuild the hidden sample of an IOC of ``kind`` started with ``--seed seed``."""
-    try:
-        cls = SAMPLE_KINDS[kind]
-    except KeyError:
-        raise UnknownNameError(
-            f"unknown sample kind {kind!r}; known kinds: {sorted(SAMPLE_KINDS)}"
-        ) from None
-    return cls.from_seed(seed, domain)
+    station_info(kind)  # an unknown kind: the error lists the known ones
+    return SAMPLE_KINDS[kind].from_seed(seed, domain)

@@ -4,7 +4,7 @@ A trainer takes a :class:`~gpsteer.training.jobs.JobSpec` and returns a
 :class:`concurrent.futures.Future` of its :class:`~gpsteer.training.jobs.JobResult`
 at once; it knows nothing of acceptance rules or of the live model (that is the
 :class:`~gpsteer.training.manager.TrainingManager`'s job). Both trainers hand back the
-same kind of future, so callers (and :func:`gpsteer.plans.futures.wait_for_future`)
+same kind of future, so callers (and :func:`gpsteer.plan_stubs.futures.wait_for_future`)
 treat them alike.
 """
 
