@@ -1,17 +1,21 @@
 """Old import paths kept for one release: names that moved, found with a DeprecationWarning.
 
 A module whose names moved sets ``__getattr__ = moved_names(__name__, {...})``; an
-import of a moved name still works, and warns with the new path to use.
+import of a moved name still works, and warns with the new path to use. A module that
+moved as a whole is registered by its package with :func:`moved_module`, so no file
+is left at the old path.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["moved_names", "names_of"]
+__all__ = ["moved_module", "moved_names", "names_of"]
 
 
 def names_of(module: str, names: Iterable[str]) -> dict[str, str]:
@@ -35,3 +39,37 @@ def moved_names(old: str, new: Mapping[str, str]) -> Callable[[str], Any]:
         return getattr(importlib.import_module(target), name)
 
     return __getattr__
+
+
+class _EveryNameOf(Mapping[str, str]):
+    """``{name: module}`` for every public name of ``module`` (imported on first lookup)."""
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+
+    def _names(self) -> list[str]:
+        target = importlib.import_module(self.module)
+        return [n for n in getattr(target, "__all__", dir(target)) if not n.startswith("_")]
+
+    def __getitem__(self, name: str) -> str:
+        if name.startswith("_") or not hasattr(importlib.import_module(self.module), name):
+            raise KeyError(name)
+        return self.module
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+def moved_module(old: str, new: str) -> None:
+    """Make ``import old`` work: a module whose every public name forwards to ``new``.
+
+    Call it from the old module's package ``__init__``; Python finds the registered
+    module once the package is imported, so no file is left at the old path.
+    """
+    if old not in sys.modules:
+        module = types.ModuleType(old, f"Moved to :mod:`{new}` (old path, one release).")
+        module.__getattr__ = moved_names(old, _EveryNameOf(new))  # type: ignore[method-assign]
+        sys.modules[old] = module

@@ -20,6 +20,7 @@ paths of :mod:`gpsteer.devices`, kept for one release with a DeprecationWarning.
 See docs/sim_devices.md.
 """
 
+from gpsteer._moved import moved_module
 from gpsteer.sim_devices.loopback import apply_loopback_env, find_free_port
 from gpsteer.sim_devices.samples import (
     ArpesSample,
@@ -38,3 +39,10 @@ __all__ = [
     "find_free_port",
     "make_sample",
 ]
+
+
+# The real devices' old paths (one release): see gpsteer.devices.
+for _old in ("devices", "reductions", "fitting"):
+    _new = "end_stations" if _old == "devices" else _old
+    moved_module(f"{__name__}.{_old}", f"gpsteer.devices.{_new}")
+del _old, _new
