@@ -7,7 +7,7 @@ import pytest
 
 from gpsteer import Agent, TrainingSchedule
 from gpsteer.acquisition import OptimizerSettings, UpperConfidenceBound
-from gpsteer.agent.loop import default_initial_points
+from gpsteer.agent.stopping import StopReason, initial_design_size
 from gpsteer.errors import InputError
 
 BOUNDS = [(0.0, 1.0), (0.0, 1.0)]
@@ -40,11 +40,11 @@ class Instrument:
 
 def test_run_stops_at_the_point_budget_with_an_initial_design_first():
     agent, instrument = make_agent(), Instrument()
-    result = agent.run(instrument, max_points=11, batch_size=3, progress=False)
-    assert default_initial_points(2) == 4
-    assert instrument.batches == [4, 3, 3, 1]  # last batch trimmed to the budget
-    assert result.n_measured == agent.n == 11 and result.stop_reason == "max_points"
-    assert result.n_batches == 4 and result.suggestions[0].acquisition == "initial_design"
+    result = agent.run(instrument, max_points=13, batch_size=3, progress=False)
+    assert initial_design_size(2) == 8  # the plan's rule: max(4, 4 d)
+    assert instrument.batches == [8, 3, 2]  # last batch trimmed to the budget
+    assert result.n_measured == agent.n == 13 and result.stop_reason is StopReason.MAX_POINTS
+    assert result.n_batches == 3 and result.suggestions[0].acquisition == "initial_design"
 
 
 def test_run_passes_variances_on():
@@ -55,10 +55,25 @@ def test_run_passes_variances_on():
 
 def test_run_stops_on_a_predicate_and_continues_from_existing_data():
     agent = make_agent()
-    result = agent.run(Instrument(), stop_when=lambda a: a.n >= 7, progress=False)
-    assert result.stop_reason == "stop_when" and agent.n == 7
+    seen = []
+
+    def enough(agent, progress):
+        seen.append(progress)
+        return agent.n >= 10
+
+    result = agent.run(Instrument(), stop_when=enough, progress=False)
+    assert result.stop_reason == "stop_when" and agent.n == 10
+    assert [p.points for p in seen] == [0, 8, 9, 10] and seen[-1].decisions == 3
     result = agent.run(Instrument(), max_points=2, progress=False)  # no new initial design
-    assert agent.n == 9 and result.suggestions[0].acquisition == "variance"
+    assert agent.n == 12 and result.suggestions[0].acquisition == "variance"
+
+
+def test_a_one_argument_stop_when_still_works_with_a_deprecation_warning():
+    agent = make_agent()
+    with pytest.warns(DeprecationWarning, match="stop_when\\(agent, progress\\)") as record:
+        result = agent.run(Instrument(), stop_when=lambda a: a.n >= 8, progress=False)
+    assert result.stop_reason is StopReason.STOP_WHEN and agent.n == 8
+    assert record[0].filename == __file__  # points at the caller
 
 
 def test_run_stops_on_target_uncertainty():

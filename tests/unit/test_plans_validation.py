@@ -113,7 +113,12 @@ def test_the_space_keeps_order_names_and_readback_fields() -> None:
     assert space.names == ("motor2", "motor1")
     assert space.fields == ("motor2", "motor1")
     assert space.bounds.tolist() == [[0.0, 1.0], [-2.0, 2.0]]
-    assert space.metadata()[1] == {"motor": "motor1", "field": "motor1", "lo": -2.0, "hi": 2.0}
+    assert space.axes()[1].to_metadata() == {
+        "motor": "motor1",
+        "field": "motor1",
+        "lo": -2.0,
+        "hi": 2.0,
+    }
     assert readback_field(motor1) == "motor1"
 
 

@@ -31,10 +31,12 @@ from gpsteer.acquisition.optimize import Constraint, check_candidates
 from gpsteer.acquisition.threads import compute_threads
 from gpsteer.agent import state as state_module
 from gpsteer.agent.loop import run_agent
+from gpsteer.agent.progress import Progress
 from gpsteer.agent.protocol import OptimizerProtocol
 from gpsteer.agent.results import ModelVersion, RunResult, Suggestion
 from gpsteer.agent.retraining import TrainingSchedule, make_schedule
 from gpsteer.agent.state import AgentState
+from gpsteer.agent.stopping import StoppingRules, predicate_of_two
 from gpsteer.agent.training_backend import TrainingBackend, make_training
 from gpsteer.agent.transforms import OutputTransform, make_output_transform
 from gpsteer.agent.validation import (
@@ -522,20 +524,22 @@ class Agent(OptimizerProtocol):
         batch_size: int = 1,
         max_time: float | None = None,
         target_uncertainty: float | None = None,
-        stop_when: Callable[[Agent], bool] | None = None,
+        stop_when: Callable[[Agent, Progress], bool] | None = None,
         initial_points: int | None = None,
         progress: bool = True,
     ) -> RunResult:
         """Measure with ``instrument(points) -> values`` (or ``(values, variances)``) until a
-        stopping criterion holds; see :func:`gpsteer.agent.loop.run_agent`."""
+        stopping rule holds: the rules, first design and stop reasons of
+        :func:`~gpsteer.plans.autonomous_plan` (:mod:`gpsteer.agent.stopping`); see
+        :func:`gpsteer.agent.loop.run_agent`. ``stop_when(agent, progress) -> bool``."""
+        if stop_when is not None:
+            stop_when = predicate_of_two(stop_when)
+        rules = StoppingRules(max_points, max_time, target_uncertainty, stop_when)
         return run_agent(
             self,
             instrument,
-            max_points=max_points,
+            rules=rules,
             batch_size=batch_size,
-            max_time=max_time,
-            target_uncertainty=target_uncertainty,
-            stop_when=stop_when,
             initial_points=initial_points,
             progress=progress,
         )

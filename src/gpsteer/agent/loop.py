@@ -1,7 +1,8 @@
 """The measure-tell-ask loop outside Bluesky: for simulations, benchmarks and notebooks.
 
-Inside Bluesky the plans in :mod:`gpsteer.plans` play this role; this loop is the same
-logic with a plain function standing in for the instrument.
+Inside Bluesky the plans in :mod:`gpsteer.plans` play this role; this loop follows the
+same rules (:mod:`gpsteer.agent.stopping`: the first design, the stopping rules, the stop
+reasons) with a plain function standing in for the instrument.
 """
 
 from __future__ import annotations
@@ -12,21 +13,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from gpsteer.agent.progress import Progress, ProgressBar
 from gpsteer.agent.results import RunResult, Suggestion
-from gpsteer.agent.validation import check_count, check_finite_float
+from gpsteer.agent.stopping import StoppingRules, initial_design_size
+from gpsteer.agent.validation import check_count
 from gpsteer.errors import ConfigurationError, InputError
 
 if TYPE_CHECKING:
     from gpsteer.agent.agent import Agent
 
-__all__ = ["default_initial_points", "run_agent"]
-
-
-def default_initial_points(dim: int) -> int:
-    """Size of the space-filling design before the first model: a power of 2, >= max(4, 2d)."""
-    return 2 ** math.ceil(math.log2(max(4, 2 * dim)))
+__all__ = ["run_agent"]
 
 
 def _measure(
@@ -50,88 +47,77 @@ def run_agent(
     agent: Agent,
     instrument: Callable[[np.ndarray], Any],
     *,
-    max_points: int | None = None,
+    rules: StoppingRules,
     batch_size: int = 1,
-    max_time: float | None = None,
-    target_uncertainty: float | None = None,
-    stop_when: Callable[[Agent], bool] | None = None,
     initial_points: int | None = None,
     progress: bool = True,
 ) -> RunResult:
     """Ask, measure with ``instrument(points (n, d)) -> values (n,)`` (or ``(values,
-    variances)``), tell, until a stopping criterion holds.
+    variances)``), tell, until one of ``rules`` holds.
 
     Parameters
     ----------
-    max_points
-        Stop after this many measurements in this run.
+    rules
+        When to stop (:class:`~gpsteer.agent.stopping.StoppingRules`); at least one rule.
     batch_size
         Points per ask (chosen jointly, ordered for a short path).
-    max_time
-        Stop when this many seconds have passed (checked between batches).
-    target_uncertainty
-        Stop when :meth:`Agent.max_uncertainty` (user units) is at most this.
-    stop_when
-        ``predicate(agent) -> bool``, checked between batches.
     initial_points
         Size of the space-filling design when the agent has no data (default
-        :func:`default_initial_points`).
+        :func:`~gpsteer.agent.stopping.initial_design_size`).
     progress
         Show a progress bar (tqdm).
     """
-    if max_points is None and max_time is None and target_uncertainty is None and not stop_when:
+    if not rules.bounded:
         raise ConfigurationError(
             "run() needs a stopping criterion: max_points, max_time, target_uncertainty or "
             "stop_when."
         )
     if not callable(instrument):
         raise InputError(f"instrument must be callable(points) -> values; got {instrument!r}.")
-    max_points = None if max_points is None else check_count(max_points, "max_points")
     batch_size = check_count(batch_size, "batch_size")
-    max_time = None if max_time is None else check_finite_float(max_time, "max_time")
-    if target_uncertainty is not None:
-        target_uncertainty = check_finite_float(target_uncertainty, "target_uncertainty")
-    n_init = default_initial_points(agent.dim) if initial_points is None else initial_points
-    n_init = check_count(n_init, "initial_points")
+    if initial_points is None:
+        initial_points = initial_design_size(agent.dim)
+    n_init = check_count(initial_points, "initial_points")
 
     t0 = time.monotonic()
     measured, batches = 0, 0
     suggestions: list[Suggestion] = []
-    uncertainty: float | None = None
-    reason = ""
-    with tqdm(total=max_points, disable=not progress, unit="pt", desc="gpsteer") as bar:
+    uncertainty = math.nan
+    bar = ProgressBar(rules.max_points, disable=not progress)
+    try:
         while True:
-            if max_points is not None and measured >= max_points:
-                reason = "max_points"
-                break
-            if max_time is not None and time.monotonic() - t0 >= max_time:
-                reason = "max_time"
-                break
-            if target_uncertainty is not None and agent.n:
-                uncertainty = agent.max_uncertainty()
-                if uncertainty <= target_uncertainty:
-                    reason = "target_uncertainty"
-                    break
-            if stop_when is not None and stop_when(agent):
-                reason = "stop_when"
+            reason = rules.budget_reason(measured, time.monotonic() - t0)
+            if reason is None:
+                status = Progress(
+                    points=measured,
+                    max_points=rules.max_points,
+                    elapsed=time.monotonic() - t0,
+                    uncertainty=uncertainty,
+                    decisions=batches,
+                )
+                reason, found = rules.model_reason(agent, status)
+                uncertainty = found if math.isfinite(found) else uncertainty
+            if reason is not None:
                 break
             n = n_init if agent.n == 0 else batch_size
-            if max_points is not None:
-                n = min(n, max_points - measured)
+            if rules.max_points is not None:
+                n = min(n, rules.max_points - measured)
             suggestion = agent.ask(n)
             values, variances = _measure(instrument, suggestion.points)
             agent.tell(suggestion.points, values, variances)
             suggestions.append(suggestion)
             measured += n
             batches += 1
-            bar.update(n)
-            if uncertainty is not None:
-                bar.set_postfix(max_std=f"{uncertainty:.3g}", refresh=False)
+            bar.update(
+                Progress(measured, rules.max_points, time.monotonic() - t0, uncertainty, batches)
+            )
+    finally:
+        bar.close()
     return RunResult(
         n_measured=measured,
         stop_reason=reason,
         elapsed_s=time.monotonic() - t0,
         n_batches=batches,
-        max_uncertainty=uncertainty,
+        max_uncertainty=None if math.isnan(uncertainty) else uncertainty,
         suggestions=tuple(suggestions),
     )

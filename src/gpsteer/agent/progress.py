@@ -24,8 +24,8 @@ class Progress:
     ----------
     points : int
         Points measured in this run (initial design included).
-    max_points : int
-        The point budget.
+    max_points : int or None
+        The point budget (None: the loop stops on another rule).
     elapsed : float
         Seconds since the run opened.
     uncertainty : float
@@ -37,7 +37,7 @@ class Progress:
     """
 
     points: int
-    max_points: int
+    max_points: int | None
     elapsed: float
     uncertainty: float
     decisions: int
@@ -48,15 +48,17 @@ class ProgressBar:
 
     Parameters
     ----------
-    total : int
-        The point budget.
+    total : int or None
+        The point budget (None: no budget, the bar counts up).
     file : file-like, optional
         Where to draw (default ``sys.stderr``).
     **tqdm_kwargs
         Passed to ``tqdm.tqdm`` (e.g. ``mininterval``, ``disable``).
     """
 
-    def __init__(self, total: int, *, file: TextIO | None = None, **tqdm_kwargs: Any) -> None:
+    def __init__(
+        self, total: int | None, *, file: TextIO | None = None, **tqdm_kwargs: Any
+    ) -> None:
         from tqdm.auto import tqdm
 
         self._bar = tqdm(

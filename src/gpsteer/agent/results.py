@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from gpsteer.agent.stopping import StopReason
+
 __all__ = ["ModelVersion", "RunResult", "Suggestion"]
 
 
@@ -87,7 +89,7 @@ class RunResult:
     """What :meth:`Agent.run` did: points measured, why it stopped, how long it took."""
 
     n_measured: int
-    stop_reason: str
+    stop_reason: StopReason
     elapsed_s: float
     n_batches: int
     max_uncertainty: float | None = None

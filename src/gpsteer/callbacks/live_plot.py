@@ -23,18 +23,22 @@ import numpy as np
 
 from gpsteer.errors import ConfigurationError, InputError
 from gpsteer.schema.agent_stream import STREAM
+from gpsteer.schema.run_start import KEY, RunStart
 
 __all__ = ["LiveAgentPlot", "MapData", "draw_map", "plot_map", "predict_map"]
 
 
 def _axes_of(space: Any) -> tuple[list[str], np.ndarray]:
-    """Names and ``(d, 2)`` bounds from a Space or the start document's ``gpsteer.space``."""
+    """Names and ``(d, 2)`` bounds from a Space, a :class:`~gpsteer.schema.RunStart`, or
+    the start document's ``gpsteer.space`` list."""
+    if isinstance(space, RunStart):
+        return list(space.motors), space.bounds
     if hasattr(space, "bounds") and hasattr(space, "names"):
         return list(space.names), np.asarray(space.bounds, dtype=np.float64)
     entries = list(space)
     if entries and isinstance(entries[0], Mapping):
-        names = [e["motor"] for e in entries]
-        return names, np.array([(e["lo"], e["hi"]) for e in entries], dtype=np.float64)
+        axes = RunStart.from_start({KEY: {"space": entries, "agent": {}}})
+        return list(axes.motors), axes.bounds
     raise InputError("space must be a Space or the start document's gpsteer.space list")
 
 

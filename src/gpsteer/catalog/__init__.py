@@ -12,7 +12,7 @@
 torch when an agent is rebuilt.
 """
 
-from gpsteer.catalog.replay import DecisionRecord, read_decisions, replay
+from gpsteer.catalog.replay import read_decisions, replay
 from gpsteer.catalog.runs import RunSummary, list_runs, run_documents
 from gpsteer.catalog.store import Catalog, default_catalog_directory, open_catalog
 from gpsteer.catalog.writer import BackgroundWriter
@@ -20,7 +20,6 @@ from gpsteer.catalog.writer import BackgroundWriter
 __all__ = [
     "BackgroundWriter",
     "Catalog",
-    "DecisionRecord",
     "RunSummary",
     "default_catalog_directory",
     "list_runs",

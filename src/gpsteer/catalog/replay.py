@@ -15,98 +15,21 @@ the whole chain is rebuilt.
 
 from __future__ import annotations
 
-import importlib
-import json
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any
-
-import numpy as np
 
 from gpsteer.callbacks.feeder import AgentFeeder
 from gpsteer.catalog.runs import run_documents
 from gpsteer.catalog.store import Catalog
 from gpsteer.errors import CatalogError, ConfigurationError, InputError
-from gpsteer.schema.agent_stream import STREAM
+from gpsteer.schema.agent_stream import STREAM, DecisionRecord
+from gpsteer.schema.run_start import RunStart
 from gpsteer.schema.target import TargetSpec
 
-__all__ = ["DecisionRecord", "read_decisions", "replay", "target_of"]
+__all__ = ["read_decisions", "replay", "target_of"]
 
 #: How many resumed runs a replay follows back before giving up (a loop guard).
 _MAX_CHAIN = 1000
-
-
-@dataclass(frozen=True)
-class DecisionRecord:
-    """One event of a run's ``agent`` stream, parsed.
-
-    ``position`` is the chosen point (NaN for the ``stop`` event);
-    ``hyperparameters``, ``state`` and ``training`` are the decoded JSON fields.
-    See :mod:`gpsteer.schema.agent_stream` for the meaning of each field.
-    """
-
-    seq_num: int
-    time: float
-    action: str
-    decision: int
-    batch_index: int
-    position: np.ndarray
-    acquisition: str
-    acquisition_value: float
-    predicted_mean: float
-    predicted_std: float
-    model_version: int
-    n_points: int
-    hyperparameters: dict[str, Any]
-    state: dict[str, Any]
-    training: dict[str, Any]
-    fallback: bool
-    message: str
-    max_uncertainty: float
-    decision_time: float
-    stop_reason: str
-
-
-def _float(value: Any) -> float:
-    return math.nan if value is None else float(value)
-
-
-def _record(doc: Mapping[str, Any], position_fields: Sequence[str]) -> DecisionRecord:
-    data = doc["data"]
-    return DecisionRecord(
-        seq_num=int(doc["seq_num"]),
-        time=float(doc["time"]),
-        action=str(data["agent_action"]),
-        decision=int(data["agent_decision"]),
-        batch_index=int(data["agent_batch_index"]),
-        position=np.array([_float(data[f]) for f in position_fields]),
-        acquisition=str(data["agent_acquisition"]),
-        acquisition_value=_float(data["agent_acquisition_value"]),
-        predicted_mean=_float(data["agent_predicted_mean"]),
-        predicted_std=_float(data["agent_predicted_std"]),
-        model_version=int(data["agent_model_version"]),
-        n_points=int(data["agent_n_points"]),
-        hyperparameters=json.loads(data["agent_hyperparameters"] or "{}"),
-        state=json.loads(data["agent_state"] or "{}"),
-        training=json.loads(data["agent_training"] or "{}"),
-        fallback=bool(data["agent_fallback"]),
-        message=str(data["agent_message"]),
-        max_uncertainty=_float(data["agent_max_uncertainty"]),
-        decision_time=_float(data["agent_decision_time"]),
-        stop_reason=str(data["agent_stop_reason"]),
-    )
-
-
-def gpsteer_start(start: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = start.get("gpsteer")
-    if not isinstance(meta, Mapping) or "space" not in meta or "agent" not in meta:
-        raise InputError(
-            f"run {start.get('uid', '?')[:8]} (plan {start.get('plan_name')!r}) was not "
-            "recorded by gpsteer's autonomous_plan; pick a run whose plan_name is "
-            "'autonomous_plan' or 'resume_plan'"
-        )
-    return meta
 
 
 class _DecisionReader:
@@ -114,26 +37,20 @@ class _DecisionReader:
 
     def __init__(self) -> None:
         self.records: list[DecisionRecord] = []
-        self._fields: dict[str, tuple[str, ...]] = {}
+        self._descriptors: set[str] = set()
         self._seen: set[tuple[str, int]] = set()
-        self.start: dict[str, Any] = {}
-        self.stop: dict[str, Any] = {}
-        self._names: tuple[str, ...] = ()
+        self._motors: tuple[str, ...] = ()
 
     def __call__(self, name: str, doc: Mapping[str, Any]) -> None:
         if name == "start":
-            self.start = dict(doc)
-            space = gpsteer_start(doc)["space"]
-            self._names = tuple(f"{STREAM}_{entry['motor']}" for entry in space)
-        elif name == "stop":
-            self.stop = dict(doc)
+            self._motors = RunStart.from_start(doc).motors
         elif name == "descriptor" and doc.get("name") == STREAM:
-            self._fields[doc["uid"]] = self._names
-        elif name == "event" and doc.get("descriptor") in self._fields:
+            self._descriptors.add(doc["uid"])
+        elif name == "event" and doc.get("descriptor") in self._descriptors:
             key = (doc["descriptor"], int(doc["seq_num"]))
             if key not in self._seen:
                 self._seen.add(key)
-                self.records.append(_record(doc, self._fields[doc["descriptor"]]))
+                self.records.append(DecisionRecord.from_event(doc, self._motors))
 
 
 def _documents(run: Any) -> Iterable[tuple[str, Mapping[str, Any]]]:
@@ -154,47 +71,10 @@ def read_decisions(run: Any) -> list[DecisionRecord]:
 
 
 def target_of(start: Mapping[str, Any], target: Any = None) -> TargetSpec:
-    """The run's target as a :class:`TargetSpec`; ``target`` overrides it.
-
-    A reduction is re-imported by its qualified name when it is a module-level
-    function; otherwise pass it again.
-    """
+    """The run's target as a :class:`TargetSpec`; ``target`` (user form) overrides it."""
     if target is not None:
-        if callable(target) and not isinstance(target, str):
-            return TargetSpec(reduction=target)
-        if isinstance(target, str):
-            return TargetSpec(field=target)
-        field, variance_field = target
-        return TargetSpec(field=field, variance_field=variance_field)
-    meta = gpsteer_start(start)["target"]
-    if meta.get("kind") == "field":
-        return TargetSpec(field=meta["field"], variance_field=meta.get("variance_field"))
-    name = meta.get("name") or ""
-    reduction = _import(name)
-    if reduction is None:
-        raise ConfigurationError(
-            f"this run's target was the reduction {name!r}, which cannot be imported by "
-            "name (a lambda or a local function); pass it again: replay(run, target=...)"
-        )
-    return TargetSpec(reduction=reduction)
-
-
-def _import(qualified: str) -> Callable[..., Any] | None:
-    if "<" in qualified or "." not in qualified:
-        return None
-    parts = qualified.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        try:
-            obj: Any = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        try:
-            for attr in parts[cut:]:
-                obj = getattr(obj, attr)
-        except AttributeError:
-            return None
-        return obj if callable(obj) else None
-    return None
+        return TargetSpec.from_user(target)
+    return TargetSpec.from_metadata(RunStart.from_start(start).target)
 
 
 def _runs_container(run: Any, catalog: Any) -> Any:
@@ -217,7 +97,7 @@ def _chain(run: Any, catalog: Any) -> list[Any]:
     chain = [run]
     while True:
         start = chain[0].metadata["start"]
-        parent_uid = gpsteer_start(start).get("resumed_from")
+        parent_uid = RunStart.from_start(start).resumed_from
         if not parent_uid:
             return chain
         if len(chain) > _MAX_CHAIN:
@@ -270,19 +150,13 @@ def replay(
         run = _runs_container(None, catalog)[run]
     chain = _chain(run, catalog)
     start = chain[-1].metadata["start"]
-    meta = gpsteer_start(start)
-    space = meta["space"]
-    feeder = AgentFeeder(
-        None,
-        [entry["field"] for entry in space],
-        target_of(start, target),
-        bounds=[(entry["lo"], entry["hi"]) for entry in space],
-    )
+    meta = RunStart.from_start(start)
+    feeder = AgentFeeder(None, meta.fields, target_of(start, target), bounds=meta.bounds)
     first = chain[0].metadata["start"]
-    if int(gpsteer_start(first).get("agent_points_before_run") or 0) > 0:
+    told_before = RunStart.from_start(first).agent_points_before_run
+    if told_before > 0:
         raise ConfigurationError(
-            f"the agent of run {first['uid'][:8]} held "
-            f"{gpsteer_start(first)['agent_points_before_run']} points told outside any "
+            f"the agent of run {first['uid'][:8]} held {told_before} points told outside any "
             "run before it started; the catalog cannot rebuild those. Save the agent with "
             "agent.state() to keep such data"
         )
@@ -304,5 +178,5 @@ def replay(
     from gpsteer.agent import Agent
 
     return Agent.from_snapshot(
-        meta["agent"], record.state, X, y, None if nv is None else nv[:n], **agent_overrides
+        dict(meta.agent), record.state, X, y, None if nv is None else nv[:n], **agent_overrides
     )

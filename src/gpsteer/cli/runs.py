@@ -99,6 +99,7 @@ def _replay(args: argparse.Namespace) -> int:
     from gpsteer.callbacks.live_plot import plot_map
     from gpsteer.catalog.replay import replay
     from gpsteer.errors import GpsteerError
+    from gpsteer.schema import RunStart
 
     with _open(args) as catalog:
         try:
@@ -113,7 +114,7 @@ def _replay(args: argparse.Namespace) -> int:
             print(f"gpsteer replay: {exc}", file=sys.stderr)
             return 1
         try:
-            space = start["gpsteer"]["space"]
+            space = RunStart.from_start(start)
             title = f"run {start['uid'][:8]}: {agent.n} points"
             figure = plot_map(agent, space, grid=args.grid, title=title)
             out = Path(args.out)

@@ -10,10 +10,9 @@ import from here for one release, with a DeprecationWarning.
 
 from gpsteer._moved import moved_names, names_of
 from gpsteer.plans.autonomous import autonomous_plan
-from gpsteer.plans.execution import StopReason
 from gpsteer.plans.resume import resume_plan
 
-__all__ = ["StopReason", "autonomous_plan", "resume_plan"]
+__all__ = ["autonomous_plan", "resume_plan"]
 
 __getattr__ = moved_names(
     __name__,
@@ -25,7 +24,6 @@ __getattr__ = moved_names(
             [
                 "BackgroundWriter",
                 "Catalog",
-                "DecisionRecord",
                 "RunSummary",
                 "default_catalog_directory",
                 "list_runs",
@@ -36,7 +34,8 @@ __getattr__ = moved_names(
             ],
         ),
         **names_of("gpsteer.plan_stubs", ["FutureLike", "wait_for_future"]),
+        **names_of("gpsteer.agent.stopping", ["StopReason"]),
         **names_of("gpsteer.agent.progress", ["Progress"]),
-        **names_of("gpsteer.schema", ["DecisionRecorder"]),
+        **names_of("gpsteer.schema", ["DecisionRecord", "DecisionRecorder"]),
     },
 )

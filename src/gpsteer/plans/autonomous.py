@@ -14,6 +14,7 @@ message (:mod:`gpsteer.plans.validation`).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,21 +23,21 @@ import numpy as np
 from bluesky.utils import Msg
 
 from gpsteer.agent.progress import Progress
+from gpsteer.agent.stopping import StoppingRules, initial_design_size
 from gpsteer.errors import ConfigurationError, InputError
-from gpsteer.plans.execution import StopReason, run_plan
+from gpsteer.plans.execution import run_plan
 from gpsteer.plans.validation import (
     Space,
-    TargetSpec,
     check_agent,
-    check_budgets,
+    check_batch_size,
     check_initial_points,
-    initial_design_size,
     make_space,
     make_target,
 )
-from gpsteer.schema.agent_stream import STREAM
+from gpsteer.schema.run_start import KEY, RunStart
+from gpsteer.schema.target import TargetSpec
 
-__all__ = ["PlanSetup", "StopReason", "autonomous_plan"]
+__all__ = ["PLAN_DEFAULTS", "PlanSetup", "autonomous_plan"]
 
 
 @dataclass
@@ -48,13 +49,10 @@ class PlanSetup:
     target: TargetSpec
     agent: Any
     owns_agent: bool
-    max_points: int
+    rules: StoppingRules
     batch_size: int
     initial_count: int
     initial_points: np.ndarray | None
-    max_time: float | None
-    target_uncertainty: float | None
-    stop_when: Callable[[Any, Progress], bool] | None
     md: dict[str, Any]
     progress: bool
     live_plot: Any
@@ -62,6 +60,7 @@ class PlanSetup:
     final_training: bool
     plan_name: str = "autonomous_plan"
     extra_plan_args: dict[str, Any] = field(default_factory=dict)
+    resumed_from: str | None = None
 
 
 def autonomous_plan(
@@ -166,6 +165,15 @@ def autonomous_plan(
     return run_plan(setup, lambda built: start_metadata(setup, built))
 
 
+#: The defaults of :func:`autonomous_plan`'s options, read from its signature (the one
+#: place they are written); :func:`~gpsteer.plans.resume_plan` continues with them.
+PLAN_DEFAULTS: dict[str, Any] = {
+    name: parameter.default
+    for name, parameter in inspect.signature(autonomous_plan).parameters.items()
+    if parameter.kind is parameter.KEYWORD_ONLY and parameter.default is not parameter.empty
+}
+
+
 def prepare(
     detectors: Sequence[Any],
     space: Mapping[Any, tuple[float, float]],
@@ -196,13 +204,10 @@ def prepare(
             raise InputError(f"detector {det!r} is not readable (needs read() and describe())")
     checked = make_space(space)
     spec = make_target(target, detectors, checked)
-    max_points, batch_size, max_time, target_uncertainty = check_budgets(
-        max_points=max_points,
-        batch_size=batch_size,
-        max_time=max_time,
-        target_uncertainty=target_uncertainty,
-        stop_when=stop_when,
-    )
+    if max_points is None:
+        raise InputError("max_points must be a positive integer, got None")
+    rules = StoppingRules(max_points, max_time, target_uncertainty, stop_when)
+    batch_size = check_batch_size(batch_size)
     if agent is not None:
         check_agent(agent, checked)
         if seed is not None and not owns_agent:
@@ -213,9 +218,9 @@ def prepare(
     n_known = 0 if agent is None else int(agent.n)
     explicit: np.ndarray | None = None
     if initial_points is None:
-        count = initial_design_size(checked.dim, max_points, n_known) or batch_size
+        count = initial_design_size(checked.dim, rules.max_points, n_known) or batch_size
     else:
-        checked_initial = check_initial_points(initial_points, checked, max_points)
+        checked_initial = check_initial_points(initial_points, checked, rules.max_points)
         if isinstance(checked_initial, np.ndarray):
             explicit, count = checked_initial, 0
         else:
@@ -236,13 +241,10 @@ def prepare(
         target=spec,
         agent=agent,
         owns_agent=owns_agent or agent is None,
-        max_points=max_points,
+        rules=rules,
         batch_size=batch_size,
         initial_count=count,
         initial_points=explicit,
-        max_time=max_time,
-        target_uncertainty=target_uncertainty,
-        stop_when=stop_when,
         md=dict(md or {}),
         progress=bool(progress),
         live_plot=live_plot,
@@ -253,7 +255,7 @@ def prepare(
 
 def start_metadata(setup: PlanSetup, agent: Any) -> dict[str, Any]:
     """The start document's metadata: plan, space, target, agent configuration, budgets."""
-    space = setup.space
+    space, rules = setup.space, setup.rules
     initial: Any = setup.initial_count
     if setup.initial_points is not None:
         initial = setup.initial_points.tolist()
@@ -262,12 +264,12 @@ def start_metadata(setup: PlanSetup, agent: Any) -> dict[str, Any]:
         "space": {n: list(b) for n, b in zip(space.names, space.bounds.tolist(), strict=True)},
         "target": setup.target.metadata(),
         "agent": "default" if setup.agent is None else repr(agent),
-        "max_points": setup.max_points,
+        "max_points": rules.max_points,
         "batch_size": setup.batch_size,
         "initial_points": initial,
-        "max_time": setup.max_time,
-        "target_uncertainty": setup.target_uncertainty,
-        "stop_when": None if setup.stop_when is None else repr(setup.stop_when),
+        "max_time": rules.max_time,
+        "target_uncertainty": rules.target_uncertainty,
+        "stop_when": None if rules.stop_when is None else repr(rules.stop_when),
         "seed": setup.seed,
         "final_training": setup.final_training,
         **setup.extra_plan_args,
@@ -279,25 +281,24 @@ def start_metadata(setup: PlanSetup, agent: Any) -> dict[str, Any]:
         "detectors": [d.name for d in setup.detectors],
         "motors": list(space.names),
         "hints": {"dimensions": [([f], "primary") for f in space.fields]},
-        "gpsteer": {
-            "version": _gpsteer_version(),
-            "space": space.metadata(),
-            "target": setup.target.metadata(),
-            "agent": agent.configuration(),
-            "agent_points_before_run": int(agent.n),
-            "budgets": {
-                "max_points": setup.max_points,
+        KEY: RunStart(
+            space=space.axes(),
+            target=setup.target.metadata(),
+            agent=agent.configuration(),
+            agent_points_before_run=int(agent.n),
+            budgets={
+                "max_points": rules.max_points,
                 "batch_size": setup.batch_size,
-                "max_time": setup.max_time,
-                "target_uncertainty": setup.target_uncertainty,
+                "max_time": rules.max_time,
+                "target_uncertainty": rules.target_uncertainty,
             },
-            "agent_stream": STREAM,
-            "resumed_from": None,
-        },
+            resumed_from=setup.resumed_from,
+            version=_gpsteer_version(),
+        ).to_metadata(),
     }
     user = dict(setup.md)
-    if isinstance(user.get("gpsteer"), Mapping):  # merged, so resume_plan can add its link
-        md["gpsteer"].update(user.pop("gpsteer"))
+    if isinstance(user.get(KEY), Mapping):  # merged into gpsteer's record, not replacing it
+        md[KEY].update(user.pop(KEY))
     md.update(user)
     return md
 

@@ -28,56 +28,31 @@ import logging
 import time
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 import numpy as np
-from bluesky.utils import FailedStatus, Msg, RunEngineControlException
+from bluesky.utils import Msg
 
 from gpsteer.agent.progress import Progress, ProgressBar
+from gpsteer.agent.stopping import StopReason
 from gpsteer.callbacks.feeder import AgentFeeder
-from gpsteer.errors import DeviceError, GpsteerError
-from gpsteer.plan_stubs.futures import wait_for_future
+from gpsteer.plan_stubs import move_and_read, record_decision, wait_for_future
 from gpsteer.plans import agent_support
-from gpsteer.schema.agent_stream import STREAM, DecisionRecorder, to_json
+from gpsteer.plans.decisions import Decision, chosen_record, rejection_record, stop_record
+from gpsteer.schema.agent_stream import DecisionRecorder
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["StopReason", "run_plan"]
+__all__ = ["run_plan"]
 
 T = TypeVar("T")
 #: Rounds of "wait for the training job, take it in" at the end; a job that started
 #: on older data is resubmitted once on all the data, so two rounds suffice.
 _FINAL_TRAINING_ROUNDS = 3
-#: Packages whose exceptions, raised by a move or a reading, are device failures.
-_DEVICE_PACKAGES = ("ophyd", "ophyd_async", "caproto", "epics")
 #: Seconds a halt waits for the decision thread before releasing the agent anyway.
 _HALT_WAIT_S = 60.0
-
-
-class StopReason:
-    """Why an autonomous run stopped (the stop document's ``reason``)."""
-
-    MAX_POINTS = "max_points"
-    MAX_TIME = "max_time"
-    TARGET_UNCERTAINTY = "target_uncertainty"
-    STOP_WHEN = "stop_when"
-    #: The agent suggested no point (e.g. every allowed candidate is measured).
-    NO_SUGGESTION = "no_suggestion"
-
-
-@dataclass
-class Decision:
-    """What one decision job returned from the worker thread."""
-
-    suggestion: Any | None
-    stop_reason: str | None
-    uncertainty: float
-    seconds: float
-    snapshot: dict[str, Any]
-    training: dict[str, Any]
 
 
 class RunState:
@@ -94,7 +69,7 @@ class RunState:
             agent, setup.space.fields, setup.target, bounds=setup.space.bounds, defer=True
         )
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="gpsteer-decide")
-        self.bar = ProgressBar(setup.max_points) if setup.progress else None
+        self.bar = ProgressBar(setup.rules.max_points) if setup.progress else None
         self.points = 0
         self.decisions = 0
         self.started = time.monotonic()
@@ -110,35 +85,26 @@ class RunState:
         """Where the run stands now."""
         return Progress(
             points=self.points,
-            max_points=self.setup.max_points,
+            max_points=self.setup.rules.max_points,
             elapsed=time.monotonic() - self.started,
             uncertainty=self.uncertainty,
             decisions=self.decisions,
         )
 
-    def budget_stop(self) -> str | None:
+    def budget_stop(self) -> StopReason | None:
         """The stop reason from the point and time budgets, or None."""
-        if self.points >= self.setup.max_points:
-            return StopReason.MAX_POINTS
-        max_time = self.setup.max_time
-        if max_time is not None and time.monotonic() - self.started >= max_time:
-            return StopReason.MAX_TIME
-        return None
+        return self.setup.rules.budget_reason(self.points, time.monotonic() - self.started)
 
     # -- jobs for the worker thread ------------------------------------------------
 
     def decide(self, n: int, progress: Progress) -> Decision:
         """Tell pending measurements, check the stopping rules, then ask for ``n`` points."""
         t0 = time.perf_counter()
-        agent, setup = self.agent, self.setup
+        agent = self.agent
         self.feeder.flush()
         reason, uncertainty = None, float("nan")
-        if setup.stop_when is not None and setup.stop_when(agent, progress):
-            reason = StopReason.STOP_WHEN
-        elif setup.target_uncertainty is not None and agent.n > 0 and not self.aborting:
-            uncertainty = float(agent.max_uncertainty())
-            if uncertainty <= setup.target_uncertainty:
-                reason = StopReason.TARGET_UNCERTAINTY
+        if not self.aborting:
+            reason, uncertainty = self.setup.rules.model_reason(agent, progress)
         suggestion = None
         if reason is None and not self.aborting:
             suggestion = agent.ask(n, current_position=self.position)
@@ -170,7 +136,7 @@ class RunState:
         t0 = time.perf_counter()
         self.feeder.flush()
         uncertainty = float("nan")
-        if self.setup.target_uncertainty is not None and self.agent.n > 0:
+        if self.setup.rules.target_uncertainty is not None and self.agent.n > 0:
             uncertainty = float(self.agent.max_uncertainty())
         return Decision(
             suggestion=None,
@@ -255,25 +221,15 @@ def in_thread(run: RunState, job: Callable[..., T], *args: Any) -> Generator[Msg
 
 def measure(run: RunState, point: np.ndarray) -> Generator[Msg, Any, None]:
     """Move to ``point``, trigger and read detectors and motors, checkpoint."""
-    space = run.setup.space
-    args: list[Any] = []
-    for motor, value in zip(space.motors, point, strict=True):
-        args.extend([motor, float(value)])
-    where = ", ".join(f"{n}={float(v):.6g}" for n, v in zip(space.names, point, strict=True))
-    try:
-        yield from bps.mv(*args)
-    except Exception as exc:
-        error = _device_error(run, exc, space.motors, f"moving to {where}")
-        if error is exc:
-            raise
-        raise error from exc
-    try:
-        yield from bps.trigger_and_read([*run.setup.detectors, *space.motors])
-    except Exception as exc:
-        error = _device_error(run, exc, run.setup.detectors, f"measuring at {where}")
-        if error is exc:
-            raise
-        raise error from exc
+    yield from move_and_read(
+        run.setup.space.motors,
+        point,
+        run.setup.detectors,
+        context=f"point {run.points + 1} of run {run.uid[:8]}",
+        advice=f"The {run.points} point(s) measured before are stored; bring the device back "
+        "(restart its IOC, check the motor) and continue with "
+        f"resume_plan(catalog[{run.uid[:8]!r}], ...).",
+    )
     yield from bps.checkpoint()
     run.position = np.asarray(point, dtype=np.float64)
     run.points += 1
@@ -288,39 +244,6 @@ def _settled(future: Any) -> Future[None]:
     return done
 
 
-def _device_error(run: RunState, exc: Exception, devices: Any, doing: str) -> Exception:
-    """``exc`` as a :class:`DeviceError` naming the device and saying what to do next.
-
-    Only device failures are translated: a failed status, a timeout, a lost
-    connection, an ophyd/caproto error. RunEngine control (stop, abort) and
-    errors of callbacks (a target reduction, the catalog) pass through unchanged.
-    """
-    package = type(exc).__module__.split(".")[0]
-    if (
-        not isinstance(exc, (FailedStatus, TimeoutError, OSError))
-        and package not in _DEVICE_PACKAGES
-    ):
-        return exc
-    if isinstance(exc, (RunEngineControlException, GpsteerError)):
-        return exc
-    cause: BaseException = exc
-    names = [getattr(d, "name", repr(d)) for d in devices]
-    if isinstance(exc, FailedStatus):
-        status = exc.args[0] if exc.args else None
-        device = getattr(status, "device", None) or getattr(status, "obj", None)
-        if device is not None:
-            names = [getattr(device, "name", repr(device))]
-        cause = exc.__cause__ or exc
-    text = str(cause).rstrip(". ")
-    what = f"{type(cause).__name__}: {text}" if text else type(cause).__name__
-    return DeviceError(
-        f"{' / '.join(names)} failed while {doing} (point {run.points + 1} of run "
-        f"{run.uid[:8]}): {what}. The {run.points} point(s) measured before are stored; "
-        "bring the device back (restart its IOC, check the motor) and continue with "
-        f"resume_plan(catalog[{run.uid[:8]!r}], ...)."
-    )
-
-
 def record_rejections(
     run: RunState, decision: Decision, index: int, point: np.ndarray
 ) -> Generator[Msg, Any, None]:
@@ -329,82 +252,19 @@ def record_rejections(
     while run.rejections_recorded < len(rejected):
         rejection = rejected[run.rejections_recorded]
         run.rejections_recorded += 1
-        run.recorder.record_position(point)
-        chosen = _chosen(run, decision, index)
-        chosen["message"] = f"reading seq_num {rejection.seq_num} not told: {rejection.reason}"
-        yield from record(
-            run,
-            action="reject",
-            decision=run.decisions,
-            batch_index=index,
-            stop_reason="",
-            **chosen,
-            **_model_fields(decision),
-        )
-
-
-def record(run: RunState, **values: Any) -> Generator[Msg, Any, None]:
-    """Emit one event of the ``agent`` stream, then checkpoint."""
-    run.recorder.record(**values)
-    yield from bps.create(STREAM)
-    yield from bps.read(run.recorder)
-    yield from bps.save()
-    yield from bps.checkpoint()
-
-
-def _model_fields(decision: Decision) -> dict[str, Any]:
-    snapshot = decision.snapshot
-    return {
-        "model_version": int(snapshot.get("model_version", 0)),
-        "hyperparameters": to_json(snapshot.get("hyperparameters", {})),
-        "state": to_json(snapshot),
-        "training": to_json(decision.training),
-        "max_uncertainty": decision.uncertainty,
-        "decision_time": decision.seconds,
-    }
+        record = rejection_record(decision, run.decisions, index, point, run.agent.n, rejection)
+        yield from record_decision(run.recorder, record)
 
 
 def record_point(
     run: RunState, decision: Decision, index: int, point: np.ndarray
 ) -> Generator[Msg, Any, None]:
     """Record the choice of ``point`` (row ``index`` of the decision) in the agent stream."""
-    run.recorder.record_position(point)
-    yield from record(
-        run,
-        action="measure",
-        decision=run.decisions,
-        batch_index=index,
-        stop_reason="",
-        **_chosen(run, decision, index),
-        **_model_fields(decision),
-    )
+    record = chosen_record(decision, run.decisions, index, point, run.agent.n)
+    yield from record_decision(run.recorder, record)
 
 
-def _chosen(run: RunState, decision: Decision, index: int) -> dict[str, Any]:
-    """The agent-stream fields that say how row ``index`` of ``decision`` was chosen."""
-    s = decision.suggestion
-    if s is None:  # explicit initial points: chosen by the user, not by a model
-        return {
-            "acquisition": "initial_points",
-            "acquisition_value": float("nan"),
-            "predicted_mean": float("nan"),
-            "predicted_std": float("nan"),
-            "n_points": run.agent.n,
-            "fallback": False,
-            "message": "initial point given to the plan",
-        }
-    return {
-        "acquisition": s.acquisition,
-        "acquisition_value": float(s.values[index]),
-        "predicted_mean": float(s.predicted_mean[index]),
-        "predicted_std": float(s.predicted_std[index]),
-        "n_points": int(s.model_version.n_points),
-        "fallback": bool(s.fallback),
-        "message": str(s.message or ""),
-    }
-
-
-def finish(run: RunState, reason: str) -> Generator[Msg, Any, None]:
+def finish(run: RunState, reason: StopReason) -> Generator[Msg, Any, None]:
     """Final training (unless the time budget ran out), then the ``stop`` event."""
     train = run.setup.final_training and reason != StopReason.MAX_TIME
     future = yield from in_thread(run, run.start_final_training, train)
@@ -416,27 +276,16 @@ def finish(run: RunState, reason: str) -> Generator[Msg, Any, None]:
         future = yield from in_thread(run, run.take_training)
         rounds += 1
     final = yield from in_thread(run, run.final_snapshot)
-    run.recorder.record_position(np.full(run.setup.space.dim, np.nan))
     feeder = run.feeder
-    yield from record(
-        run,
-        action="stop",
-        decision=run.decisions,
-        batch_index=0,
-        acquisition="",
-        acquisition_value=float("nan"),
-        predicted_mean=float("nan"),
-        predicted_std=float("nan"),
-        n_points=run.agent.n,
-        fallback=False,
-        message=f"{feeder.told} measurements told, {len(feeder.rejected)} rejected, "
-        f"{feeder.duplicates} re-taken after a pause",
-        stop_reason=reason,
-        **_model_fields(final),
+    message = (
+        f"{feeder.told} measurements told, {len(feeder.rejected)} rejected, "
+        f"{feeder.duplicates} re-taken after a pause"
     )
+    record = stop_record(final, run.decisions, run.setup.space.dim, run.agent.n, reason, message)
+    yield from record_decision(run.recorder, record)
 
 
-def _loop(run: RunState) -> Generator[Msg, Any, str]:
+def _loop(run: RunState) -> Generator[Msg, Any, StopReason]:
     """Decide, record, measure until a stopping rule holds; return the stop reason."""
     setup = run.setup
     if setup.initial_points is not None:  # explicit positions, measured before any decision
@@ -444,7 +293,7 @@ def _loop(run: RunState) -> Generator[Msg, Any, str]:
             reason = run.budget_stop()
             if reason is not None:
                 return reason
-            snapshot = Decision(None, None, float("nan"), 0.0, {}, {})
+            snapshot = Decision()
             yield from record_point(run, snapshot, index, point)
             yield from measure(run, point)
             yield from record_rejections(run, snapshot, index, point)
@@ -456,14 +305,14 @@ def _loop(run: RunState) -> Generator[Msg, Any, str]:
             return reason
         n = setup.initial_count if first and setup.initial_count > 0 else setup.batch_size
         first = False
-        n = min(n, setup.max_points - run.points)
+        n = min(n, setup.rules.max_points - run.points)
         decision = yield from in_thread(run, run.decide, n, run.progress())
         run.uncertainty = decision.uncertainty
         if decision.stop_reason is not None:
             return decision.stop_reason
         s = decision.suggestion
         std = np.asarray(s.predicted_std, dtype=np.float64)
-        if setup.target_uncertainty is None and np.isfinite(std).any():
+        if setup.rules.target_uncertainty is None and np.isfinite(std).any():
             run.uncertainty = float(np.nanmax(std))
         points = agent_support.points_in(s.points, setup.space.dim)
         if len(points) == 0:
@@ -505,7 +354,7 @@ def run_plan(
         run.started = time.monotonic()
         reason = yield from _loop(run)
         yield from finish(run, reason)
-        yield from bps.close_run(reason=reason)
+        yield from bps.close_run(reason=reason.value)
         if run.bar is not None:
             run.bar.close(reason)
             run.bar = None

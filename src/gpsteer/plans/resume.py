@@ -14,10 +14,11 @@ from typing import Any
 from bluesky.utils import Msg
 
 from gpsteer.catalog import Catalog
-from gpsteer.catalog.replay import gpsteer_start, replay, target_of
-from gpsteer.errors import ConfigurationError
-from gpsteer.plans.autonomous import prepare, start_metadata
+from gpsteer.catalog.replay import replay, target_of
+from gpsteer.errors import ConfigurationError, InputError
+from gpsteer.plans.autonomous import PLAN_DEFAULTS, prepare, start_metadata
 from gpsteer.plans.execution import run_plan
+from gpsteer.schema.run_start import RunStart
 
 __all__ = ["resume_plan"]
 
@@ -59,54 +60,43 @@ def resume_plan(
         ``max_time``, ``target_uncertainty``, ``stop_when``, ``progress``, ...).
     """
     start = run.metadata["start"]
-    old = gpsteer_start(start)
+    old = RunStart.from_start(start)
     if "seed" in plan_kwargs:
         raise ConfigurationError("resume_plan continues the old agent; drop seed=")
+    unknown = sorted(set(plan_kwargs) - set(PLAN_DEFAULTS))
+    if unknown:
+        raise InputError(
+            f"resume_plan got unknown option(s) {unknown}; it takes autonomous_plan's "
+            f"options: {sorted(set(PLAN_DEFAULTS) - {'agent', 'md', 'seed'})}"
+        )
     old_target = target_of(start, target)
     names = [getattr(m, "name", None) for m in space]
-    if names != [entry["motor"] for entry in old["space"]]:
+    if names != list(old.motors):
         raise ConfigurationError(
-            f"the old run moved {[e['motor'] for e in old['space']]}, in that order; "
+            f"the old run moved {list(old.motors)}, in that order; "
             f"space has {names}. Give the same motors in the same order"
         )
     owns = agent is None
     if agent is None:
         agent = replay(run, catalog=catalog, target=target)
-    target_arg: Any = old_target.reduction
-    if target_arg is None:
-        target_arg = (
-            old_target.field
-            if old_target.variance_field is None
-            else (old_target.field, old_target.variance_field)
-        )
-    user_md = dict(md or {})
-    user_md.setdefault("gpsteer", {})["resumed_from"] = start["uid"]
     try:
+        options = {**PLAN_DEFAULTS, **plan_kwargs}
+        del options["agent"], options["md"]  # given here
         setup = prepare(
             detectors,
             space,
-            target=target_arg,
+            target=old_target.to_user(),
             agent=agent,
             max_points=max_points,
-            md=user_md,
+            md=md,
             owns_agent=owns,
-            **{
-                "batch_size": 1,
-                "initial_points": None,
-                "max_time": None,
-                "target_uncertainty": None,
-                "stop_when": None,
-                "progress": True,
-                "live_plot": None,
-                "seed": None,
-                "final_training": True,
-                **plan_kwargs,
-            },
+            **options,
         )
     except BaseException:
         if owns:
             agent.close()
         raise
     setup.plan_name = "resume_plan"
+    setup.resumed_from = start["uid"]
     setup.extra_plan_args = {"run": start["uid"]}
     return run_plan(setup, lambda built: start_metadata(setup, built))

@@ -23,14 +23,14 @@ from typing import Any
 import numpy as np
 
 from gpsteer.errors import ConfigurationError, InputError, ShapeError, UnknownNameError
+from gpsteer.schema.run_start import Axis
 from gpsteer.schema.target import TargetSpec
 
 __all__ = [
     "Space",
     "check_agent",
-    "check_budgets",
+    "check_batch_size",
     "check_initial_points",
-    "initial_design_size",
     "make_space",
     "make_target",
     "readback_field",
@@ -66,12 +66,12 @@ class Space:
         """Number of inputs (motors)."""
         return len(self.motors)
 
-    def metadata(self) -> list[dict[str, Any]]:
-        """JSON-able description for the start document (one entry per input)."""
-        return [
-            {"motor": name, "field": field, "lo": float(lo), "hi": float(hi)}
+    def axes(self) -> tuple[Axis, ...]:
+        """One :class:`~gpsteer.schema.Axis` per input, as the start document records it."""
+        return tuple(
+            Axis(name, field, float(lo), float(hi))
             for name, field, (lo, hi) in zip(self.names, self.fields, self.bounds, strict=True)
-        ]
+        )
 
 
 # -- space ---------------------------------------------------------------------
@@ -213,21 +213,10 @@ def make_target(target: Any, detectors: Sequence[Any], space: Space) -> TargetSp
         A field that is not a scalar (an image or spectrum: use a reduction), or
         a target of another type.
     """
-    if callable(target) and not isinstance(target, str):
-        return TargetSpec(reduction=target)
-    if isinstance(target, str):
-        field, variance_field = target, None
-    elif (
-        isinstance(target, Sequence)
-        and len(target) == 2
-        and all(isinstance(t, str) for t in target)
-    ):
-        field, variance_field = target
-    else:
-        raise InputError(
-            "target must be an event field name, a (value field, variance field) pair, or a "
-            f"callable reduction(readings) -> value or (value, variance); got {target!r}"
-        )
+    spec = TargetSpec.from_user(target)
+    if spec.reduction is not None:
+        return spec
+    field, variance_field = spec.field, spec.variance_field
     described = _describe_all([*detectors, *space.motors])
     if described is not None:  # asynchronous devices: checked at the first descriptor
         for name in (field, variance_field):
@@ -246,7 +235,7 @@ def make_target(target: Any, detectors: Sequence[Any], space: Space) -> TargetSp
                     f"the field {name!r} is {dtype} (shape {shape}), not one number per event; "
                     "pass target=a reduction callable that turns the readings into a value"
                 )
-    return TargetSpec(field=field, variance_field=variance_field)
+    return spec
 
 
 # -- budgets and the agent -----------------------------------------------------
@@ -256,52 +245,11 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _positive_number(name: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InputError(f"{name} must be a positive number or None, got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise InputError(f"{name} must be a positive finite number or None, got {value!r}")
-    return value
-
-
-def check_budgets(
-    *,
-    max_points: Any,
-    batch_size: Any,
-    max_time: Any,
-    target_uncertainty: Any,
-    stop_when: Any,
-) -> tuple[int, int, float | None, float | None]:
-    """Validate the stopping budgets; return ``(max_points, batch_size, max_time, target_unc)``."""
-    if not _is_int(max_points) or max_points < 1:
-        raise InputError(f"max_points must be a positive integer, got {max_points!r}")
+def check_batch_size(batch_size: Any) -> int:
+    """``batch_size`` as a positive int; :class:`InputError` otherwise."""
     if not _is_int(batch_size) or batch_size < 1:
         raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if stop_when is not None and not callable(stop_when):
-        raise InputError(
-            f"stop_when must be a callable stop_when(agent, progress) -> bool, got {stop_when!r}"
-        )
-    return (
-        int(max_points),
-        int(batch_size),
-        _positive_number("max_time", max_time),
-        _positive_number("target_uncertainty", target_uncertainty),
-    )
-
-
-def initial_design_size(dim: int, max_points: int, n_known: int) -> int:
-    """The size of the first decision: the agent's space-filling design.
-
-    Why ``4 d`` (at least 4): enough for a first length-scale estimate per
-    input, small next to the budgets of a mapping run. 0 when the agent
-    already holds data (a resumed run): its model chooses from the start.
-    """
-    if n_known > 0:
-        return 0
-    return min(max_points, max(4, 4 * dim))
+    return int(batch_size)
 
 
 def check_initial_points(initial_points: Any, space: Space, max_points: int) -> int | np.ndarray:
