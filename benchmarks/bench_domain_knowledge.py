@@ -673,7 +673,8 @@ def run_acquisition(seeds, n_initial: int = 20, n_added: int = 40) -> list[list[
     scored by the fraction of the grid whose flake/substrate class (predicted band
     height above 15 counts) is wrong, and by spectral NRMSE.
     """
-    from gpsteer.gp.multioutput import SpectralGP, region_discovery, total_variance
+    from gpsteer.acquisition import region_discovery, total_variance
+    from gpsteer.gp.multioutput import SpectralGP
 
     grid = dense_grid(30)
     truth, inside = flake_counts(grid), flake_mask(grid)

@@ -13,10 +13,10 @@ subprocess) does not pay for torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gpsteer import errors
+from gpsteer._names import lazy_names, names_of
 from gpsteer.errors import GpsteerError
 
 if TYPE_CHECKING:
@@ -36,24 +36,14 @@ __all__ = [
     "replay",
 ]
 
-_LAZY = {
-    "Agent": "gpsteer.agent",
-    "AgentState": "gpsteer.agent",
-    "ModelVersion": "gpsteer.agent",
-    "Suggestion": "gpsteer.agent",
-    "TrainingSchedule": "gpsteer.agent",
-    "MotionCost": "gpsteer.acquisition",
-    "replay": "gpsteer.catalog",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gpsteer' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        **names_of(
+            "gpsteer.agent",
+            ["Agent", "AgentState", "ModelVersion", "Suggestion", "TrainingSchedule"],
+        ),
+        "MotionCost": "gpsteer.acquisition",
+        "replay": "gpsteer.catalog",
+    },
+)

@@ -12,7 +12,7 @@ from gpsteer.acquisition import (
     ExpectedImprovement,
     MotionCost,
     MutualInformation,
-    PosteriorStd,
+    PosteriorVariance,
     UpperConfidenceBound,
     order_path,
     path_time,
@@ -59,7 +59,7 @@ def _min_pairwise(points: np.ndarray) -> float:
 
 @pytest.mark.parametrize(
     "acq",
-    [PosteriorStd(), UpperConfidenceBound(2.0), ExpectedImprovement(), MutualInformation()],
+    [PosteriorVariance(), UpperConfidenceBound(2.0), ExpectedImprovement(), MutualInformation()],
     ids=lambda a: a.name,
 )
 def test_batch_points_are_distinct_and_inside_bounds(gp, acq):
@@ -72,15 +72,15 @@ def test_batch_points_are_distinct_and_inside_bounds(gp, acq):
 
 def test_discrete_batch_uses_distinct_candidates(gp):
     C = _seeds(20)
-    sel = select_batch(PosteriorStd(), gp, 6, bounds=BOUNDS, candidates=C, discrete=True)
+    sel = select_batch(PosteriorVariance(), gp, 6, bounds=BOUNDS, candidates=C, discrete=True)
     rows = [int(np.flatnonzero((C == p).all(axis=1))[0]) for p in sel.points]
     assert len(set(rows)) == 6
     with pytest.raises(InputError, match="candidate set"):
-        select_batch(PosteriorStd(), gp, 21, bounds=BOUNDS, candidates=C, discrete=True)
+        select_batch(PosteriorVariance(), gp, 21, bounds=BOUNDS, candidates=C, discrete=True)
 
 
 def test_variance_batch_conditions_exactly_on_earlier_points(gp):
-    sel = select_batch(PosteriorStd(), gp, 2, bounds=BOUNDS, candidates=_seeds())
+    sel = select_batch(PosteriorVariance(), gp, 2, bounds=BOUNDS, candidates=_seeds())
     x1, x2 = sel.points
     # Reference: var(x2 | noisy measurement at x1) from the joint posterior covariance.
     post = gp.predict(np.vstack([x1, x2]), full_cov=True)
@@ -101,9 +101,9 @@ def test_information_gains_add_up_to_the_joint_information(gp):
 
 
 def test_pending_points_are_avoided(gp):
-    first = select_batch(PosteriorStd(), gp, 1, bounds=BOUNDS, candidates=_seeds()).points
+    first = select_batch(PosteriorVariance(), gp, 1, bounds=BOUNDS, candidates=_seeds()).points
     again = select_batch(
-        PosteriorStd(), gp, 1, bounds=BOUNDS, candidates=_seeds(), pending=first
+        PosteriorVariance(), gp, 1, bounds=BOUNDS, candidates=_seeds(), pending=first
     ).points
     assert np.linalg.norm((again[0] - first[0]) / WIDTH) > 0.05
 
@@ -119,7 +119,7 @@ def gp1d() -> GaussianProcess:
 def test_without_cost_the_most_uncertain_end_wins(gp1d):
     bounds = np.array([[0.0, 10.0]])
     seeds = np.linspace(0, 10, 41)[:, None]
-    sel = select_batch(PosteriorStd(), gp1d, 1, bounds=bounds, candidates=seeds)
+    sel = select_batch(PosteriorVariance(), gp1d, 1, bounds=bounds, candidates=seeds)
     assert sel.points[0, 0] < 1.0
 
 
@@ -128,7 +128,7 @@ def test_motion_cost_prefers_points_cheap_to_reach(gp1d):
     seeds = np.linspace(0, 10, 41)[:, None]
     cost = MotionCost(speeds=[0.5], overhead_s=1.0)
     sel = select_batch(
-        PosteriorStd(),
+        PosteriorVariance(),
         gp1d,
         1,
         bounds=bounds,
@@ -140,7 +140,7 @@ def test_motion_cost_prefers_points_cheap_to_reach(gp1d):
     # A fast motor makes travel negligible again: back to the most uncertain end.
     fast = MotionCost(speeds=[1e4], overhead_s=1.0)
     sel = select_batch(
-        PosteriorStd(),
+        PosteriorVariance(),
         gp1d,
         1,
         bounds=bounds,

@@ -20,7 +20,7 @@ from gpsteer.acquisition import (
     Gradient,
     LowerConfidenceBound,
     MutualInformation,
-    PosteriorStd,
+    PosteriorVariance,
     ProbabilityOfImprovement,
     Target,
     UpperConfidenceBound,
@@ -69,7 +69,7 @@ def _moments(gp: GaussianProcess, X: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def test_variance_is_posterior_std(gp, Xq):
     _, s = _moments(gp, Xq)
-    np.testing.assert_allclose(_values(PosteriorStd(), gp, Xq), s, rtol=1e-10)
+    np.testing.assert_allclose(_values(PosteriorVariance(), gp, Xq), s, rtol=1e-10)
 
 
 @pytest.mark.parametrize("beta", [0.0, 1.0, 3.0])
@@ -142,7 +142,7 @@ def test_boundary_is_std_times_one_plus_relative_slope(gp, Xq, weight):
 
 def test_boundary_weight_zero_is_variance_and_bad_weights_are_refused(gp, Xq):
     np.testing.assert_allclose(
-        _values(Boundary(0.0), gp, Xq), _values(PosteriorStd(), gp, Xq), rtol=1e-12
+        _values(Boundary(0.0), gp, Xq), _values(PosteriorVariance(), gp, Xq), rtol=1e-12
     )
     for bad in (-1.0, float("nan"), float("inf")):
         with pytest.raises(InputError, match="boundary weight"):
@@ -171,7 +171,7 @@ def test_joint_information_is_half_log_det(gp, Xq):
 
 
 ALL = [
-    PosteriorStd(),
+    PosteriorVariance(),
     UpperConfidenceBound(2.0),
     LowerConfidenceBound(2.0),
     ExpectedImprovement(maximize=True),

@@ -36,3 +36,18 @@ def test_every_package_is_named_in_a_layers_contract():
         f"gpsteer.{path.name}" for path in package_dir.iterdir() if (path / "__init__.py").exists()
     }
     assert packages <= named, f"not in any layers contract: {sorted(packages - named)}"
+
+
+def test_the_bluesky_layer_and_the_devices_import_without_torch_or_ophyd():
+    """What the docstrings promise: torch loads when an agent is built, ophyd when a
+    device is; a simulated IOC subprocess pays for neither."""
+    code = (
+        "import sys\n"
+        "import gpsteer, gpsteer.plans, gpsteer.catalog, gpsteer.callbacks, gpsteer.schema\n"
+        "import gpsteer.plan_stubs, gpsteer.devices, gpsteer.sim_devices, gpsteer.session\n"
+        "import gpsteer.agent.stopping\n"
+        "print(sorted(m for m in ('torch', 'ophyd') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

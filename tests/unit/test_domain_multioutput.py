@@ -6,15 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from gpsteer.acquisition import cluster_spectra, region_discovery, total_variance
 from gpsteer.errors import ConfigurationError, InputError, NotFittedError, ShapeError
-from gpsteer.gp.multioutput import (
-    PCABasis,
-    SpectralGP,
-    cluster_spectra,
-    poisson_variance,
-    region_discovery,
-    total_variance,
-)
+from gpsteer.gp.multioutput import PCABasis, SpectralGP, poisson_variance
 
 E = np.linspace(-1.0, 1.0, 48)
 BOUNDS = [(0.0, 1.0), (0.0, 1.0)]

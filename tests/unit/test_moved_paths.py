@@ -19,6 +19,7 @@ MOVED = [
     ("gpsteer.sim_devices.reductions", "reduce_saxs", "gpsteer.devices.reductions"),
     ("gpsteer.sim_devices.fitting", "fit_peak", "gpsteer.devices.fitting"),
     ("gpsteer.sim_devices.frames", "SCHERRER_K", "gpsteer.devices.instruments"),
+    ("gpsteer.gp.multioutput", "region_discovery", "gpsteer.acquisition.spectral"),
 ]
 
 
@@ -29,6 +30,14 @@ def test_a_moved_name_imports_from_its_old_path_with_a_warning(old, name, new) -
         value = getattr(module, name)
     assert value is getattr(importlib.import_module(new), name)
     assert record[0].filename == __file__  # the warning points at the caller's line
+
+
+def test_posterior_std_is_the_old_name_of_posterior_variance() -> None:
+    import gpsteer.acquisition as acquisition
+
+    with pytest.warns(DeprecationWarning, match="PosteriorVariance"):
+        assert acquisition.PosteriorStd is acquisition.PosteriorVariance
+    assert acquisition.PosteriorVariance.name == "variance"
 
 
 def test_the_plans_import_from_their_own_path_without_a_warning() -> None:

@@ -4,8 +4,12 @@ What a measurement at ``x`` is worth (:mod:`~gpsteer.acquisition.functions`), ho
 find the best ``x`` over a box, a candidate set and constraints
 (:mod:`~gpsteer.acquisition.optimize`), how to choose a batch jointly
 (:mod:`~gpsteer.acquisition.batch`) and how motion time enters
-(:mod:`~gpsteer.acquisition.motion`). Knows the GP engine, nothing above it.
+(:mod:`~gpsteer.acquisition.motion`); scores on whole spectra
+(:mod:`~gpsteer.acquisition.spectral`). Knows the GP engine, nothing above it.
 """
+
+import warnings
+from typing import Any
 
 from gpsteer.acquisition.batch import BatchSelection, select_batch
 from gpsteer.acquisition.functions import (
@@ -18,7 +22,7 @@ from gpsteer.acquisition.functions import (
     Gradient,
     LowerConfidenceBound,
     MutualInformation,
-    PosteriorStd,
+    PosteriorVariance,
     ProbabilityOfImprovement,
     Target,
     UpperConfidenceBound,
@@ -31,6 +35,12 @@ from gpsteer.acquisition.optimize import (
     OptimizerSettings,
     maximize,
     sobol_points,
+)
+from gpsteer.acquisition.spectral import (
+    RegionScores,
+    cluster_spectra,
+    region_discovery,
+    total_variance,
 )
 
 __all__ = [
@@ -47,15 +57,31 @@ __all__ = [
     "MutualInformation",
     "OptimizationOutcome",
     "OptimizerSettings",
-    "PosteriorStd",
+    "PosteriorVariance",
     "ProbabilityOfImprovement",
+    "RegionScores",
     "Target",
     "UpperConfidenceBound",
+    "cluster_spectra",
     "joint_information",
     "make_acquisition",
     "maximize",
     "order_path",
     "path_time",
+    "region_discovery",
     "select_batch",
     "sobol_points",
+    "total_variance",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PosteriorStd":  # the old name of PosteriorVariance (one release)
+        warnings.warn(
+            "gpsteer.acquisition.PosteriorStd is now PosteriorVariance (the 'variance' "
+            "acquisition); the old name will be removed in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return PosteriorVariance
+    raise AttributeError(f"module 'gpsteer.acquisition' has no attribute {name!r}")

@@ -33,7 +33,7 @@ __all__ = [
     "Gradient",
     "LowerConfidenceBound",
     "MutualInformation",
-    "PosteriorStd",
+    "PosteriorVariance",
     "ProbabilityOfImprovement",
     "Scorer",
     "Target",
@@ -145,8 +145,12 @@ class Acquisition:
         return f"{type(self).__name__}({opts})"
 
 
-class PosteriorStd(Acquisition):
-    """``variance``: the posterior standard deviation; measure where the map is least known."""
+class PosteriorVariance(Acquisition):
+    """``variance``: measure where the posterior variance is largest (the map least known).
+
+    It scores the posterior standard deviation: the same choice, with values in the
+    field's units (what the ``agent`` stream records as ``acquisition_value``).
+    """
 
     name = "variance"
 
@@ -430,7 +434,7 @@ class CallableAcquisition(Acquisition):
 ACQUISITIONS: dict[str, type[Acquisition]] = {
     cls.name: cls
     for cls in (
-        PosteriorStd,
+        PosteriorVariance,
         UpperConfidenceBound,
         LowerConfidenceBound,
         ExpectedImprovement,

@@ -11,8 +11,9 @@ Names are imported on first use, so the torch-free parts (``gpsteer.agent.stoppi
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gpsteer._names import lazy_names
 
 if TYPE_CHECKING:
     from gpsteer.agent.agent import Agent
@@ -38,29 +39,20 @@ __all__ = [
     "TrainingSchedule",
 ]
 
-_LAZY = {
-    "Agent": "gpsteer.agent.agent",
-    "AgentState": "gpsteer.agent.state",
-    "IdentityTransform": "gpsteer.agent.transforms",
-    "LogTransform": "gpsteer.agent.transforms",
-    "ModelVersion": "gpsteer.agent.results",
-    "OutputTransform": "gpsteer.agent.transforms",
-    "Progress": "gpsteer.agent.progress",
-    "RunResult": "gpsteer.agent.results",
-    "StopReason": "gpsteer.agent.stopping",
-    "StoppingRules": "gpsteer.agent.stopping",
-    "Suggestion": "gpsteer.agent.results",
-    "TrainingSchedule": "gpsteer.agent.retraining",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gpsteer.agent' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "Agent": "gpsteer.agent.agent",
+        "AgentState": "gpsteer.agent.state",
+        "IdentityTransform": "gpsteer.agent.transforms",
+        "LogTransform": "gpsteer.agent.transforms",
+        "ModelVersion": "gpsteer.agent.results",
+        "OutputTransform": "gpsteer.agent.transforms",
+        "Progress": "gpsteer.agent.progress",
+        "RunResult": "gpsteer.agent.results",
+        "StopReason": "gpsteer.agent.stopping",
+        "StoppingRules": "gpsteer.agent.stopping",
+        "Suggestion": "gpsteer.agent.results",
+        "TrainingSchedule": "gpsteer.agent.retraining",
+    },
+)

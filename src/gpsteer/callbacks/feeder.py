@@ -42,19 +42,13 @@ from typing import Any
 import numpy as np
 from event_model import unpack_event_page
 
+from gpsteer.agent.validation import BOUNDS_TOLERANCE, MAX_ABS_VALUE
 from gpsteer.errors import InputError, RejectedReadingError, UnknownNameError
 from gpsteer.schema.target import TargetSpec
 
 __all__ = ["AgentFeeder", "Rejection"]
 
 logger = logging.getLogger(__name__)
-
-#: Readbacks may lie this far outside the bounds (a fraction of the width; the agent's
-#: own tolerance): encoders and deadbands put a motor a hair past where it was sent.
-BOUNDS_TOLERANCE = 1e-3
-#: Largest value magnitude the agent models (``gpsteer.agent.validation.MAX_ABS_VALUE``,
-#: repeated so that importing the plans does not import torch).
-MAX_ABS_VALUE = 1e150
 
 
 @dataclass(frozen=True)

@@ -16,37 +16,11 @@ device classes are loaded on first use (``gpsteer.devices.SaxsDetector``).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
+from gpsteer._names import lazy_names, names_of
 from gpsteer.devices.stations import STATIONS, StationInfo, station_info
 
-if TYPE_CHECKING:
-    from gpsteer.devices.end_stations import (
-        AcquisitionControl,
-        ArpesAnalyser,
-        IrSpectrometer,
-        ReducingDetector,
-        SaxsDetector,
-        XYStage,
-        end_station,
-    )
-
-__all__ = [
-    "STATIONS",
-    "AcquisitionControl",
-    "ArpesAnalyser",
-    "IrSpectrometer",
-    "ReducingDetector",
-    "SaxsDetector",
-    "StationInfo",
-    "XYStage",
-    "end_station",
-    "station_info",
-]
-
-#: Names that import ophyd, loaded from :mod:`gpsteer.devices.end_stations` on first use.
-_OPHYD_NAMES = {
+#: The ophyd devices, loaded from :mod:`gpsteer.devices.end_stations` on first use.
+_DEVICE_NAMES = (
     "AcquisitionControl",
     "ArpesAnalyser",
     "IrSpectrometer",
@@ -54,16 +28,7 @@ _OPHYD_NAMES = {
     "SaxsDetector",
     "XYStage",
     "end_station",
-}
+)
+__all__ = ["STATIONS", "StationInfo", "station_info", *_DEVICE_NAMES]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _OPHYD_NAMES:
-        value = getattr(importlib.import_module("gpsteer.devices.end_stations"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gpsteer.devices' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, names_of("gpsteer.devices.end_stations", _DEVICE_NAMES))

@@ -8,7 +8,7 @@ of lives beside them: :mod:`gpsteer.plan_stubs` (one-step pieces),
 import from here for one release, with a DeprecationWarning.
 """
 
-from gpsteer._moved import moved_names, names_of
+from gpsteer._names import moved_names, names_of
 from gpsteer.plans.autonomous import autonomous_plan
 from gpsteer.plans.resume import resume_plan
 

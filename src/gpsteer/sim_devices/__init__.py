@@ -20,7 +20,7 @@ paths of :mod:`gpsteer.devices`, kept for one release with a DeprecationWarning.
 See docs/sim_devices.md.
 """
 
-from gpsteer._moved import moved_module
+from gpsteer._names import moved_module
 from gpsteer.sim_devices.loopback import apply_loopback_env, find_free_port
 from gpsteer.sim_devices.samples import (
     ArpesSample,

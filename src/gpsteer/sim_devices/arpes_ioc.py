@@ -16,7 +16,7 @@ from caproto import ChannelType
 from caproto.server import PVGroup, SubGroup, pvproperty
 
 from gpsteer.sim_devices.frames import ArpesAxes
-from gpsteer.sim_devices.ioc_common import Acquisition, configure_stage, ioc_main
+from gpsteer.sim_devices.ioc_common import AcquisitionPVs, configure_stage, ioc_main
 from gpsteer.sim_devices.motor import SimMotor
 from gpsteer.sim_devices.samples import ArpesSample
 
@@ -47,7 +47,7 @@ class ArpesIOC(PVGroup):
 
     x = SubGroup(SimMotor, prefix="x", doc="Sample x (mm)")
     y = SubGroup(SimMotor, prefix="y", doc="Sample y (mm)")
-    analyser = SubGroup(Acquisition, prefix="analyser:", doc="Analyser acquisition")
+    analyser = SubGroup(AcquisitionPVs, prefix="analyser:", doc="Analyser acquisition")
 
     image = pvproperty(
         value=[0] * _N_PIXELS,

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from gpsteer._moved import moved_names, names_of
+from gpsteer._names import moved_names, names_of
 from gpsteer.devices.instruments import (
     FWHM_PER_SIGMA,
     IR_BANDS,

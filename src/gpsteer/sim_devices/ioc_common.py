@@ -1,6 +1,6 @@
 """What the three simulated IOCs share: acquisition PVs, the server, the command line.
 
-* :class:`Acquisition` is an areaDetector-style acquisition block (``Acquire``,
+* :class:`AcquisitionPVs` is an areaDetector-style acquisition block (``Acquire``,
   ``AcquireTime``, ``ArrayCounter_RBV``, ...) used as a ``SubGroup``; its parent
   IOC implements ``publish_frame(exposure_s)``.
 * :func:`run_server` runs a PV group on loopback with TCP_NODELAY on every
@@ -31,7 +31,7 @@ from gpsteer.sim_devices.motor import SimMotor
 from gpsteer.sim_devices.samples import Domain
 
 __all__ = [
-    "Acquisition",
+    "AcquisitionPVs",
     "FrameSource",
     "NoDelayContext",
     "configure_stage",
@@ -41,13 +41,13 @@ __all__ = [
 
 
 class FrameSource(Protocol):
-    """The parent of an :class:`Acquisition` block: it makes and publishes frames."""
+    """The parent of an :class:`AcquisitionPVs` block: it makes and publishes frames."""
 
     async def publish_frame(self, exposure_s: float) -> None:
         """Compute a frame at the current motor positions and write the data PVs."""
 
 
-class Acquisition(PVGroup):
+class AcquisitionPVs(PVGroup):
     """areaDetector-style acquisition control (use as ``SubGroup(prefix="cam1:")``).
 
     PVs (relative to the SubGroup prefix)

@@ -15,7 +15,7 @@ import numpy as np
 from caproto.server import PVGroup, SubGroup, pvproperty
 
 from gpsteer.sim_devices.frames import IrAxes
-from gpsteer.sim_devices.ioc_common import Acquisition, configure_stage, ioc_main
+from gpsteer.sim_devices.ioc_common import AcquisitionPVs, configure_stage, ioc_main
 from gpsteer.sim_devices.motor import SimMotor
 from gpsteer.sim_devices.samples import IrSample
 
@@ -42,7 +42,7 @@ class IrIOC(PVGroup):
 
     x = SubGroup(SimMotor, prefix="x", doc="Sample x (mm)")
     y = SubGroup(SimMotor, prefix="y", doc="Sample y (mm)")
-    spec = SubGroup(Acquisition, prefix="spec:", doc="Spectrometer acquisition")
+    spec = SubGroup(AcquisitionPVs, prefix="spec:", doc="Spectrometer acquisition")
 
     spectrum = pvproperty(
         value=[0.0] * _AXES.n_points,

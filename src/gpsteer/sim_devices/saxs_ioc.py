@@ -16,7 +16,7 @@ from caproto import ChannelType
 from caproto.server import PVGroup, SubGroup, pvproperty
 
 from gpsteer.sim_devices.frames import SaxsGeometry
-from gpsteer.sim_devices.ioc_common import Acquisition, configure_stage, ioc_main
+from gpsteer.sim_devices.ioc_common import AcquisitionPVs, configure_stage, ioc_main
 from gpsteer.sim_devices.motor import SimMotor
 from gpsteer.sim_devices.samples import SaxsSample
 
@@ -50,7 +50,7 @@ class SaxsIOC(PVGroup):
 
     x = SubGroup(SimMotor, prefix="x", doc="Sample x (mm)")
     y = SubGroup(SimMotor, prefix="y", doc="Sample y (mm)")
-    cam = SubGroup(Acquisition, prefix="cam1:", doc="Detector acquisition")
+    cam = SubGroup(AcquisitionPVs, prefix="cam1:", doc="Detector acquisition")
 
     size_x = pvproperty(value=_SHAPE[1], name="cam1:SizeX_RBV", read_only=True)
     size_y = pvproperty(value=_SHAPE[0], name="cam1:SizeY_RBV", read_only=True)

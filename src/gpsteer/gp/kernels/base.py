@@ -91,18 +91,27 @@ class Kernel(Module):
             )
 
     def bind(self, X: torch.Tensor, y: torch.Tensor | None = None) -> None:
-        d = X.shape[1]
-        if self.active_dims is not None:
-            bad = [i for i in self.active_dims if not -d <= i < d]
-            if bad:
-                raise ShapeError(
-                    f"{type(self).__name__}: active_dims {bad} do not exist in {d}-D inputs; "
-                    f"use indices 0..{d - 1}."
-                )
-            d = len(self.active_dims)
-        self.input_dim = d
-        self._n_columns = X.shape[1]
+        self.bind_columns(X)
         super().bind(X, y)
+
+    def bind_columns(self, X: torch.Tensor) -> list[int]:
+        """Check ``active_dims`` against ``X`` and record the input dimension; return the
+        active columns.
+
+        What :meth:`bind` does for this kernel itself, without binding its children: a
+        wrapper kernel that binds its base on transformed inputs calls this instead.
+        """
+        d = X.shape[1]
+        cols = list(range(d)) if self.active_dims is None else list(self.active_dims)
+        bad = [i for i in cols if not -d <= i < d]
+        if bad:
+            raise ShapeError(
+                f"{type(self).__name__}: active_dims {bad} do not exist in {d}-D inputs; "
+                f"use indices 0..{d - 1}."
+            )
+        self.input_dim = len(cols)
+        self._n_columns = d
+        return cols
 
     def _select(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.active_dims is None else x[:, list(self.active_dims)]

@@ -66,21 +66,6 @@ class BumpBasis:
         return torch.exp(-0.5 * d2 / self.width**2)
 
 
-def _bind_columns(kernel: Kernel, X: torch.Tensor) -> list[int]:
-    """Validate ``active_dims`` against ``X`` and record the dimensions, as ``Kernel.bind``
-    does, without binding children to all columns (a wrapper binds its base itself)."""
-    d_all = X.shape[1]
-    cols = list(range(d_all)) if kernel.active_dims is None else list(kernel.active_dims)
-    if any(not -d_all <= i < d_all for i in cols):
-        raise ShapeError(
-            f"{type(kernel).__name__}: active_dims {cols} do not exist in {d_all}-D inputs; "
-            f"use indices 0..{d_all - 1}."
-        )
-    kernel.input_dim = len(cols)
-    kernel._n_columns = d_all  # what Kernel.bind records for its column check
-    return cols
-
-
 def _profile(d2: torch.Tensor, kind: str | float) -> torch.Tensor:
     if kind == "rbf":
         return torch.exp(-0.5 * d2)
@@ -224,7 +209,7 @@ class InputWarping(Kernel):
         self._bounds = concentration_bounds
 
     def bind(self, X: torch.Tensor, y: torch.Tensor | None = None) -> None:
-        _bind_columns(self, X)
+        self.bind_columns(X)
         if "a" not in self._hyperparameters:
             for name in ("a", "b"):
                 self.register_hyperparameter(
@@ -282,7 +267,7 @@ class AmplitudeField(Kernel):
         self.basis: BumpBasis | None = None
 
     def bind(self, X: torch.Tensor, y: torch.Tensor | None = None) -> None:
-        _bind_columns(self, X)
+        self.bind_columns(X)
         if self.basis is None:
             self.basis = BumpBasis(self.input_dim, self.n_centres)
             self.register_hyperparameter(

@@ -199,21 +199,6 @@ class SymmetryGroup:
         return f"SymmetryGroup(order={len(self)}, dim={self.dim})"
 
 
-def _bind_columns(kernel: Kernel, X: torch.Tensor) -> list[int]:
-    """Validate ``active_dims`` against ``X`` and record the dimensions, as ``Kernel.bind``
-    does, without binding children to all columns (a wrapper binds its base itself)."""
-    d_all = X.shape[1]
-    cols = list(range(d_all)) if kernel.active_dims is None else list(kernel.active_dims)
-    if any(not -d_all <= i < d_all for i in cols):
-        raise ShapeError(
-            f"{type(kernel).__name__}: active_dims {cols} do not exist in {d_all}-D inputs; "
-            f"use indices 0..{d_all - 1}."
-        )
-    kernel.input_dim = len(cols)
-    kernel._n_columns = d_all  # what Kernel.bind records for its column check
-    return cols
-
-
 def _same(A: np.ndarray, b: np.ndarray, C: np.ndarray, e: np.ndarray, tol: float) -> bool:
     scale = max(1.0, float(np.abs(b).max(initial=0.0)), float(np.abs(e).max(initial=0.0)))
     return bool(np.abs(A - C).max() <= tol and np.abs(b - e).max() <= tol * scale)
@@ -355,7 +340,7 @@ class SymmetricKernel(Kernel):
 
     def bind(self, X: torch.Tensor, y: torch.Tensor | None = None) -> None:
         d_all = X.shape[1]
-        cols = _bind_columns(self, X)
+        cols = self.bind_columns(X)
         if self.group.dim != self.input_dim:
             raise ShapeError(
                 f"The group acts on {self.group.dim} dimension(s) but the kernel sees "

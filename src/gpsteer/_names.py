@@ -1,9 +1,9 @@
-"""Old import paths kept for one release: names that moved, found with a DeprecationWarning.
+"""Module attributes found elsewhere: names loaded on first use, and names that moved.
 
-A module whose names moved sets ``__getattr__ = moved_names(__name__, {...})``; an
-import of a moved name still works, and warns with the new path to use. A module that
-moved as a whole is registered by its package with :func:`moved_module`, so no file
-is left at the old path.
+* :func:`lazy_names`: a package exports names from its submodules without importing
+  them (and torch, ophyd...) until one is used: ``__getattr__, __dir__ = lazy_names(...)``.
+* :func:`moved_names`, :func:`moved_module`: old import paths kept for one release; a
+  moved name still imports, with a DeprecationWarning that gives the new path.
 """
 
 from __future__ import annotations
@@ -15,12 +15,32 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["moved_module", "moved_names", "names_of"]
+__all__ = ["lazy_names", "moved_module", "moved_names", "names_of"]
 
 
 def names_of(module: str, names: Iterable[str]) -> dict[str, str]:
     """``{name: module}`` for each of ``names`` (the argument :func:`moved_names` takes)."""
     return dict.fromkeys(names, module)
+
+
+def lazy_names(
+    package: str, names: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``__getattr__`` and ``__dir__`` for ``package``: each of ``names`` (``{name:
+    module}``) is imported from its module on first use and then kept."""
+
+    def __getattr__(name: str) -> Any:
+        module = names.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(names))
+
+    return __getattr__, __dir__
 
 
 def moved_names(old: str, new: Mapping[str, str]) -> Callable[[str], Any]:

@@ -1,8 +1,7 @@
-"""Scores for choosing where to measure the next spectrum.
+"""Scores for choosing where to measure the next spectrum, from a :class:`SpectralGP`.
 
-These live with the spectral model because layer 3 (``gpsteer.acquisition``) does not
-exist yet; they are plain functions of a :class:`SpectralGP` and candidate points, so
-the acquisition layer can wrap them.
+Plain functions of a :class:`~gpsteer.gp.multioutput.SpectralGP` and candidate points
+(the spectral model is not yet behind the :class:`~gpsteer.agent.Agent`):
 
 - :func:`total_variance`: predicted variance summed over channels (= summed over
   components, the basis being orthonormal): maps the whole spectral cube evenly.
