@@ -9,7 +9,7 @@ import pytest
 
 from gpsteer import Agent, AgentState, MotionCost, TrainingSchedule
 from gpsteer.acquisition import ExpectedImprovement, Target
-from gpsteer.errors import ConfigurationError, InputError
+from gpsteer.errors import ConfigurationError, InputError, ShapeError
 from gpsteer.gp import Matern, ScaleKernel
 
 BOUNDS = [(-1.0, 1.0), (0.0, 5.0)]
@@ -128,3 +128,42 @@ def test_bad_states_are_rejected(tmp_path):
     path.write_bytes(b"not a zip")
     with pytest.raises(InputError, match="Cannot read"):
         AgentState.load(path)
+
+
+def test_a_model_grown_one_point_at_a_time_is_restored_exactly():
+    """The GP re-standardises by itself while it grows (the spread of the outputs changes
+    by more than 2x); the state records each step, so the restored scaling is the same."""
+    agent = Agent(BOUNDS, seed=3, train_schedule="never")
+    X = uniform(24, 7)
+    y = np.geomspace(1.0, 1e4, 24) * (1 + 0.1 * np.sin(7 * X[:, 0]))
+    for k in range(len(y)):
+        agent.tell(X[k : k + 1], y[k : k + 1])
+    steps = agent.state().metadata["standardized_at"]
+    assert len(steps) > 2  # re-standardised inside the GP, not only at the first point
+    assert steps == list(agent.gp.standardized_at)
+    restored = Agent.from_state(agent.state())
+    assert restored.gp.standardized_at == agent.gp.standardized_at
+    assert restored.gp.y_scale == agent.gp.y_scale
+    assert_same_predictions(agent, restored)
+
+
+def test_a_version_1_state_still_loads():
+    agent = Agent(BOUNDS, seed=2, train_schedule="never")
+    X = uniform(12, 8)
+    agent.tell(X, field(X))  # one batch: standardised once, as version 1 recorded it
+    state = agent.state()
+    metadata = {k: v for k, v in state.metadata.items() if k != "standardized_at"}
+    metadata.update(format_version=1, n_first=12, n_scale=12)
+    restored = Agent.from_state(AgentState(metadata, dict(state.arrays)))
+    assert_same_predictions(agent, restored)
+
+
+def test_measurement_ids_are_the_agents_own():
+    agent = Agent(BOUNDS, seed=0, train_schedule="never")
+    X = uniform(3, 1)
+    agent.tell(X, field(X), ids=["a", 7, None])
+    assert agent.point_ids == ["a", 7, None]
+    with pytest.raises(ShapeError, match="ids must name each"):
+        agent.tell(X, field(X), ids=["only one"])
+    assert agent.n == 3
+    assert Agent.from_state(agent.state()).point_ids == ["a", 7, None]

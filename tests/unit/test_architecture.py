@@ -51,3 +51,21 @@ def test_the_bluesky_layer_and_the_devices_import_without_torch_or_ophyd():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
+
+
+def test_no_module_reaches_into_the_agents_private_fields():
+    """The Agent owns its state: others use its public API (snapshot, state, tell...)."""
+    import re
+
+    import gpsteer
+
+    package_dir = Path(gpsteer.__file__).parent
+    pattern = re.compile(r"\bagent\._[a-z]")
+    offenders = [
+        f"{path.relative_to(package_dir)}:{number}"
+        for path in package_dir.rglob("*.py")
+        if path.relative_to(package_dir).as_posix() != "agent/agent.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not offenders, offenders

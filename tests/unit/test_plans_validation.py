@@ -78,6 +78,7 @@ CASES = [
     ({"initial_points": [[0.0, 5.0]]}, InputError, "outside its bounds"),
     ({"md": ["not", "a", "mapping"]}, InputError, "md must be a mapping"),
     ({"agent": Agent(bounds=[(-1, 1)])}, ConfigurationError, "models 1 inputs"),
+    ({"agent": object()}, ConfigurationError, "lacks \\['dim', 'bounds'"),
     ({"agent": Agent(bounds=[(-1, 1), (-1, 2)])}, ConfigurationError, "outside the bounds"),
     ({"agent": Agent(bounds=[(-1, 1), (-1, 1)]), "seed": 3}, ConfigurationError, "seed"),
     ({"live_plot": "yes"}, InputError, "LiveAgentPlot"),

@@ -1,9 +1,8 @@
 """Acquisition functions: how much a measurement at ``x`` is worth, differentiable in torch.
 
-Every acquisition is *maximized*. An :class:`Acquisition` is bound to a model with
-:meth:`Acquisition.bind`, which precomputes what does not depend on the query points
-(incumbent, thresholds in model units, noise level) and returns a scorer
-``X (m, d) tensor -> (m,) tensor`` that autograd can differentiate with respect to ``X``.
+Every acquisition is *maximized* (the interface: :mod:`gpsteer.acquisition.base`).
+This module holds the acquisitions users choose by name, their registry
+(:data:`ACQUISITIONS`) and :func:`make_acquisition`.
 
 Values are in the model's output units (after the agent's output transform, e.g. the
 log of an intensity).
@@ -14,12 +13,18 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-import numpy as np
 import torch
 
+from gpsteer.acquisition.base import (
+    Acquisition,
+    AcquisitionContext,
+    Scorer,
+    joint_information,
+    measurement_noise,
+    posterior_std,
+)
 from gpsteer.errors import ConfigurationError, InputError, ShapeError, UnknownNameError
 from gpsteer.gp.model import GaussianProcess, Posterior
 
@@ -43,29 +48,7 @@ __all__ = [
     "measurement_noise",
 ]
 
-Scorer = Callable[[torch.Tensor], torch.Tensor]
-
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
-
-
-def _identity(value: float) -> float:
-    return value
-
-
-@dataclass(frozen=True)
-class AcquisitionContext:
-    """What an acquisition needs besides the model.
-
-    ``to_model`` maps a value in the user's output units to the model's (the agent's
-    output transform, e.g. ``log``), so thresholds given by users mean what they say.
-    """
-
-    to_model: Callable[[float], float] = _identity
-
-
-def _std(variance: torch.Tensor, gp: GaussianProcess) -> torch.Tensor:
-    # A floor keeps sqrt's gradient finite at measured points (variance ~ 0 there).
-    return variance.clamp_min(1e-20 * gp.y_scale**2).sqrt()
 
 
 def _normal_cdf(z: torch.Tensor) -> torch.Tensor:
@@ -74,75 +57,6 @@ def _normal_cdf(z: torch.Tensor) -> torch.Tensor:
 
 def _normal_pdf(z: torch.Tensor) -> torch.Tensor:
     return torch.exp(-0.5 * z * z) / _SQRT_2PI
-
-
-def measurement_noise(gp: GaussianProcess) -> float:
-    """Noise variance of one new measurement, in the model's output units.
-
-    The learned noise (homoscedastic variance or floor), plus the median of measured
-    variances when the data came with them; floored at ``1e-8`` of the data variance.
-    """
-    x0 = gp.X[:1]
-    total = float(gp.predict(x0, include_noise=True).variance[0] - gp.predict(x0).variance[0])
-    measured = gp.noise_variance
-    if measured is not None and measured.size:
-        total += float(np.median(measured))
-    return max(total, 1e-8 * gp.y_scale**2)
-
-
-def joint_information(gp: GaussianProcess, X: torch.Tensor, noise: float | None = None) -> Any:
-    """Mutual information (nats) between the field and noisy measurements at the set ``X``.
-
-    ``0.5 * log det(I + Sigma / noise)`` with ``Sigma`` the joint posterior covariance of
-    ``X`` ``(n, d)``: the information a whole batch brings, redundancy included.
-    Differentiable in ``X``.
-    """
-    noise = measurement_noise(gp) if noise is None else noise
-    cov = gp.posterior(X, full_cov=True).covariance
-    eye = torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device)
-    L = torch.linalg.cholesky(eye + cov / noise)
-    return torch.log(L.diagonal()).sum()
-
-
-class Acquisition:
-    """Base class: subclasses set :attr:`name` and implement :meth:`bind`.
-
-    Attributes
-    ----------
-    name
-        Lowercase identifier, used in configurations and stored runs.
-    direction
-        ``"maximize"`` or ``"minimize"`` for optimizing acquisitions (what "best" means),
-        ``None`` for mapping acquisitions.
-    nonnegative
-        ``True`` when values are >= 0, so a value per unit time is meaningful as is.
-    """
-
-    name: ClassVar[str] = ""
-    direction: str | None = None
-    nonnegative: ClassVar[bool] = True
-    #: Greedy selection is exact for the joint criterion (chain rule of information).
-    joint: ClassVar[bool] = False
-
-    def bind(self, gp: GaussianProcess, context: AcquisitionContext) -> Scorer:
-        """A scorer for ``gp``: ``X (m, d) -> (m,)`` values, differentiable in ``X``."""
-        raise NotImplementedError
-
-    def options(self) -> dict[str, Any]:
-        """The constructor arguments, JSON-able (so a configuration can rebuild this)."""
-        return {}
-
-    def configuration(self) -> dict[str, Any]:
-        return {"name": self.name, **self.options()}
-
-    def __call__(
-        self, gp: GaussianProcess, X: torch.Tensor, context: AcquisitionContext | None = None
-    ) -> torch.Tensor:
-        return self.bind(gp, context or AcquisitionContext())(X)
-
-    def __repr__(self) -> str:
-        opts = ", ".join(f"{k}={v!r}" for k, v in self.options().items())
-        return f"{type(self).__name__}({opts})"
 
 
 class PosteriorVariance(Acquisition):
@@ -155,7 +69,7 @@ class PosteriorVariance(Acquisition):
     name = "variance"
 
     def bind(self, gp: GaussianProcess, context: AcquisitionContext) -> Scorer:
-        return lambda X: _std(gp.posterior(X).variance, gp)
+        return lambda X: posterior_std(gp.posterior(X).variance, gp)
 
 
 class UpperConfidenceBound(Acquisition):
@@ -176,7 +90,7 @@ class UpperConfidenceBound(Acquisition):
     def bind(self, gp: GaussianProcess, context: AcquisitionContext) -> Scorer:
         def score(X: torch.Tensor) -> torch.Tensor:
             post = gp.posterior(X)
-            return post.mean + self.beta * _std(post.variance, gp)
+            return post.mean + self.beta * posterior_std(post.variance, gp)
 
         return score
 
@@ -190,7 +104,7 @@ class LowerConfidenceBound(UpperConfidenceBound):
     def bind(self, gp: GaussianProcess, context: AcquisitionContext) -> Scorer:
         def score(X: torch.Tensor) -> torch.Tensor:
             post = gp.posterior(X)
-            return self.beta * _std(post.variance, gp) - post.mean
+            return self.beta * posterior_std(post.variance, gp) - post.mean
 
         return score
 
@@ -229,7 +143,7 @@ class _Improvement(Acquisition):
 
         def improvement(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             post = gp.posterior(X)
-            return sign * (post.mean - best) - self.xi, _std(post.variance, gp)
+            return sign * (post.mean - best) - self.xi, posterior_std(post.variance, gp)
 
         return improvement
 
@@ -287,7 +201,7 @@ class Target(Acquisition):
 
         def score(X: torch.Tensor) -> torch.Tensor:
             post = gp.posterior(X)
-            std = _std(post.variance, gp)
+            std = posterior_std(post.variance, gp)
             return _normal_cdf((hi - post.mean) / std) - _normal_cdf((lo - post.mean) / std)
 
         return score
@@ -330,7 +244,7 @@ class Gradient(Acquisition):
         def score(X: torch.Tensor) -> torch.Tensor:
             slope, post = _slope_and_posterior(gp, X, width, tiny)
             var = post.variance if X.requires_grad else post.variance.detach()
-            return slope * _std(var, gp)
+            return slope * posterior_std(var, gp)
 
         return score
 
@@ -365,7 +279,7 @@ class Boundary(Acquisition):
         def score(X: torch.Tensor) -> torch.Tensor:
             slope, post = _slope_and_posterior(gp, X, width, tiny)
             var = post.variance if X.requires_grad else post.variance.detach()
-            return _std(var, gp) * (1.0 + self.weight * slope / typical)
+            return posterior_std(var, gp) * (1.0 + self.weight * slope / typical)
 
         return score
 

@@ -29,13 +29,19 @@ from gpsteer.acquisition import (
 from gpsteer.acquisition.design import space_filling
 from gpsteer.acquisition.optimize import Constraint, check_candidates
 from gpsteer.acquisition.threads import compute_threads
-from gpsteer.agent import state as state_module
+from gpsteer.agent.bluesky_adaptive import OptimizerAdapter
 from gpsteer.agent.loop import run_agent
 from gpsteer.agent.progress import Progress
-from gpsteer.agent.protocol import OptimizerProtocol
 from gpsteer.agent.results import ModelVersion, RunResult, Suggestion
 from gpsteer.agent.retraining import TrainingSchedule, make_schedule
-from gpsteer.agent.state import AgentState
+from gpsteer.agent.state import (
+    STATE_FORMAT,
+    STATE_VERSION,
+    AgentState,
+    constructor_arguments,
+    snapshot_state,
+    standardization_steps,
+)
 from gpsteer.agent.stopping import StoppingRules, predicate_of_two
 from gpsteer.agent.training_backend import TrainingBackend, make_training
 from gpsteer.agent.transforms import OutputTransform, make_output_transform
@@ -70,7 +76,7 @@ def _describe(obj: Any) -> Any:
     return {"custom": repr(obj)}
 
 
-class Agent(OptimizerProtocol):
+class Agent:
     """A GP model of a measured field and a policy for where to measure next.
 
     Parameters
@@ -189,13 +195,11 @@ class Agent(OptimizerProtocol):
         self._y = np.empty(0)
         self._nv: np.ndarray | None = None
         self._point_ids: list[Any] = []
-        self._n_first: int | None = None  # size of the first data set (binds mean bounds)
-        self._n_scale: int | None = None  # size when the output scale was last set
         self._last_trained_n: int | None = None
         self._version = 0
         self._model_key: tuple[Any, ...] | None = None
-        self._next_id = 0
-        self._pending: dict[int, list[float]] = {}
+        #: bluesky-adaptive's Optimizer protocol (suggest / ingest / get_best_points).
+        self.optimizer = OptimizerAdapter(self)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -221,6 +225,11 @@ class Agent(OptimizerProtocol):
         return self._y.copy()
 
     @property
+    def point_ids(self) -> list[Any]:
+        """The id of each measurement told (``tell(..., ids=...)``; None where none given)."""
+        return list(self._point_ids)
+
+    @property
     def acquisition(self) -> Acquisition:
         return self._acquisition
 
@@ -238,15 +247,16 @@ class Agent(OptimizerProtocol):
         return ModelVersion(n_points=self.n, hyperparameters=hps, version=self._version)
 
     # ------------------------------------------------------------------ data
-    def tell(self, X: Any, y: Any, noise_variance: Any = None) -> None:
+    def tell(
+        self, X: Any, y: Any, noise_variance: Any = None, *, ids: Sequence[Any] | None = None
+    ) -> None:
         """Add measurements ``X`` ``(n, d)``, ``y`` ``(n,)`` (optional per-point variances).
 
-        Everything is checked before anything changes. Updates the posterior in O(N^2) and,
-        on the training schedule, retrains (inline) or submits training (Dask).
+        ``ids`` name the measurements (JSON-able; :attr:`point_ids`, bluesky-adaptive's
+        ``"_id"``). Everything is checked before anything changes. Updates the posterior
+        in O(N^2) and, on the training schedule, retrains (inline) or submits training
+        (Dask).
         """
-        self._tell(X, y, noise_variance, ids=None)
-
-    def _tell(self, X: Any, y: Any, noise_variance: Any, ids: Sequence[Any] | None) -> None:
         X = check_points(X, self._bounds)
         if X.shape[0] == 0:
             raise InputError("tell() got no measurements; pass at least one point.")
@@ -269,17 +279,18 @@ class Agent(OptimizerProtocol):
             )
         ym = self._transform.forward(y)
         nvm = None if nv is None else self._transform.forward_variance(y, nv)
+        if ids is not None and len(ids) != X.shape[0]:
+            raise ShapeError(f"ids must name each of the {X.shape[0]} point(s); got {len(ids)}.")
         with compute_threads(self._num_threads):
             if self.gp.n == 0:
                 self.gp.set_data(X, ym, nvm)
-                self._n_first = self._n_scale = X.shape[0]
             else:
                 self.gp.append(X, ym, nvm)
         self._X = np.vstack([self._X, X])
         self._y = np.concatenate([self._y, y])
         if nv is not None:
             self._nv = nv if self._nv is None else np.concatenate([self._nv, nv])
-        self._point_ids.extend(ids if ids is not None else [None] * X.shape[0])
+        self._point_ids.extend(list(ids) if ids is not None else [None] * X.shape[0])
         self._after_data()
 
     # ------------------------------------------------------------------ training
@@ -295,13 +306,12 @@ class Agent(OptimizerProtocol):
         self._sync_version()
 
     def _refresh_scale(self) -> None:
-        """Reset the GP's output standardisation from all data (it was set on the first batch).
+        """Standardise the GP's outputs on all data before training (the GP records it).
 
         Not while a training job runs: its result is judged in the scale it was computed in.
         """
-        if self.gp.n and self._n_scale != self.n and not self._training.busy():
-            self.gp.set_data(self.gp.X, self.gp.y, self.gp.noise_variance)
-            self._n_scale = self.n
+        if self.gp.n and self.gp.standardized_at[-1] != self.n and not self._training.busy():
+            self.gp.restandardize()
 
     def _sync_version(self) -> None:
         if not self.n:
@@ -571,9 +581,42 @@ class Agent(OptimizerProtocol):
             "num_threads": self._num_threads,
         }
 
+    def snapshot(self) -> dict[str, Any]:
+        """The model without its data, JSON-able: what a run records with each decision.
+
+        With :meth:`configuration` and the data it rebuilds this posterior exactly
+        (:meth:`from_snapshot`): the hyperparameters, the raw vector ``theta`` (to the bit
+        through JSON), the data sizes at which the outputs were standardised, the model
+        version, the training bookkeeping and the random state.
+        """
+        fitted = self.n > 0
+        return {
+            "format": STATE_FORMAT,
+            "format_version": STATE_VERSION,
+            "hyperparameters": self.gp.hyperparameters() if fitted else {},
+            "model_version": self._version,
+            "standardized_at": list(self.gp.standardized_at) if fitted else [],
+            "last_trained_n": self._last_trained_n,
+            "rng_state": self._rng.bit_generator.state,
+            "next_id": self.optimizer.next_id,
+            "theta": self.gp.theta.detach().cpu().numpy().tolist() if fitted else [],
+        }
+
     def state(self) -> AgentState:
         """Everything needed to rebuild this agent and its posterior (see :meth:`from_state`)."""
-        return state_module.capture(self)
+        metadata = self.snapshot()
+        theta = np.asarray(metadata.pop("theta"), dtype=np.float64)
+        metadata.update(
+            configuration=self.configuration(),
+            point_ids=list(self._point_ids),
+            **self.optimizer.state(),
+        )
+        arrays = {"X": self.X, "y": self.y, "theta": theta}
+        if self._nv is not None:
+            arrays["noise_variance"] = self._nv.copy()
+        if self._candidates is not None:
+            arrays["candidates"] = self._candidates.copy()
+        return AgentState(metadata=metadata, arrays=arrays)
 
     @classmethod
     def from_state(cls, state: AgentState, **overrides: Any) -> Agent:
@@ -582,16 +625,12 @@ class Agent(OptimizerProtocol):
         ``overrides`` replace constructor arguments, and must supply the objects the
         configuration could not hold (user kernels, callables, constraints).
         """
-        return state_module.restore(cls, state, overrides)
-
-    def snapshot(self) -> dict[str, Any]:
-        """The model without its data, JSON-able: what a run records with each decision.
-
-        With :meth:`configuration` and the data it rebuilds this posterior exactly
-        (:meth:`from_snapshot`); the raw hyperparameter vector ``theta`` is kept to the
-        bit through JSON.
-        """
-        return state_module.snapshot(self)
+        if not isinstance(state, AgentState):
+            raise InputError(f"from_state needs an AgentState; got {type(state).__name__}.")
+        state.check()
+        agent = cls(**constructor_arguments(state, overrides))
+        agent._load(state, keep_seed="seed" in overrides)
+        return agent
 
     @classmethod
     def from_snapshot(
@@ -606,12 +645,54 @@ class Agent(OptimizerProtocol):
         """Rebuild an agent from :meth:`configuration`, :meth:`snapshot` and the data it held.
 
         ``X``, ``y`` (and ``noise_variance``) are the data in the order it was told;
-        ``overrides`` as for :meth:`from_state`.
+        ``overrides`` as for :meth:`from_state`. A snapshot taken before the model had
+        data (a run that failed during its first design) gives an agent told the data.
         """
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         nv = None if noise_variance is None else np.asarray(noise_variance, dtype=np.float64)
-        return state_module.from_snapshot(cls, configuration, snapshot, X, y, nv, overrides)
+        state, untold = snapshot_state(configuration, snapshot, X, y, nv)
+        agent = cls.from_state(state, **overrides)
+        if untold:
+            agent.tell(X, y, noise_variance=nv)
+        return agent
+
+    def _load(self, state: AgentState, *, keep_seed: bool) -> None:
+        """Take the data and bookkeeping of ``state`` (checked) into this new agent."""
+        meta, arrays = state.metadata, state.arrays
+        X, y = np.asarray(arrays["X"], dtype=float), np.asarray(arrays["y"], dtype=float)
+        nv = arrays.get("noise_variance")
+        nv = None if nv is None else np.asarray(nv, dtype=float)
+        if y.size:
+            steps, restandardize_rest = standardization_steps(meta, y.size)
+            ym = self._transform.forward(y)
+            nvm = None if nv is None else self._transform.forward_variance(y, nv)
+            with compute_threads(self._num_threads):
+                self.gp.set_data_in_steps(X, ym, nvm, steps, restandardize_rest=restandardize_rest)
+                self.gp.set_hyperparameters(meta["hyperparameters"])
+                self.gp.set_theta(np.asarray(arrays["theta"], dtype=float))
+            self._X, self._y = X.copy(), y.copy()
+            self._nv = None if nv is None else nv.copy()
+            self._model_key = (tuple(self.gp.theta.cpu().tolist()), self.gp.y_scale)
+        self._version = int(meta["model_version"])
+        self._last_trained_n = meta["last_trained_n"]
+        if not keep_seed:
+            self._rng.bit_generator.state = meta["rng_state"]
+        self._point_ids = list(meta["point_ids"])
+        self.optimizer.restore(meta)
+
+    # -- the bluesky-adaptive 1.x Optimizer protocol (gpsteer.agent.bluesky_adaptive) -----
+    def suggest(self, num_points: int | None = None) -> list[dict[str, Any]]:
+        """``num_points`` (default 1) points as dicts ``{"_id": int, "x0": ..., ...}``."""
+        return self.optimizer.suggest(num_points)
+
+    def ingest(self, points: Sequence[Mapping[str, Any]]) -> None:
+        """Tell measured points given as dicts (dimension keys, value key, optional ``_id``)."""
+        self.optimizer.ingest(points)
+
+    def get_best_points(self) -> list[dict[str, Any]]:
+        """The measured point with the best posterior mean, as a one-element list of dicts."""
+        return self.optimizer.get_best_points()
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:

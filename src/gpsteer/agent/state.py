@@ -17,19 +17,31 @@ import numpy as np
 
 from gpsteer.errors import ConfigurationError, InputError
 
-__all__ = ["SNAPSHOT_KEYS", "STATE_FORMAT", "STATE_VERSION", "AgentState"]
+__all__ = [
+    "SNAPSHOT_KEYS",
+    "STATE_FORMAT",
+    "STATE_VERSION",
+    "AgentState",
+    "constructor_arguments",
+    "snapshot_state",
+    "standardization_steps",
+]
 
 STATE_FORMAT = "gpsteer.agent_state"
-STATE_VERSION = 1
+#: Version 2 records every standardisation of the outputs (``standardized_at``);
+#: version 1 (``n_first``, ``n_scale``) still loads.
+STATE_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 #: The entries of the state metadata a snapshot keeps (:meth:`Agent.snapshot`): with the
 #: data and the configuration they rebuild the posterior exactly. ``point_ids`` and
 #: ``pending`` grow with the data and are not needed to rebuild a model, so they are
-#: left out.
+#: left out. (``n_first``, ``n_scale``: version 1.)
 SNAPSHOT_KEYS = (
     "format",
     "format_version",
     "hyperparameters",
     "model_version",
+    "standardized_at",
     "n_first",
     "n_scale",
     "last_trained_n",
@@ -56,10 +68,11 @@ class AgentState:
         version = self.metadata.get("format_version")
         if fmt != STATE_FORMAT:
             raise ConfigurationError(f"Not a gpsteer agent state (format {fmt!r}).")
-        if version != STATE_VERSION:
+        if version not in _READABLE_VERSIONS:
             raise ConfigurationError(
                 f"Agent state format version {version} is not supported by this gpsteer "
-                f"(supports {STATE_VERSION}); load it with the gpsteer version that wrote it."
+                f"(reads {list(_READABLE_VERSIONS)}); load it with the gpsteer version that "
+                "wrote it."
             )
         for name in ("X", "y", "theta"):
             if name not in self.arrays:
@@ -84,67 +97,40 @@ class AgentState:
         return state
 
 
-def capture(agent: Any) -> AgentState:
-    """The state of ``agent`` (an :class:`~gpsteer.agent.Agent`); see :meth:`Agent.state`."""
-    gp = agent.gp
-    metadata = {
-        "format": STATE_FORMAT,
-        "format_version": STATE_VERSION,
-        "configuration": agent.configuration(),
-        "hyperparameters": gp.hyperparameters() if agent.n else {},
-        "model_version": agent._version,
-        "n_first": agent._n_first,
-        "n_scale": agent._n_scale,
-        "last_trained_n": agent._last_trained_n,
-        "rng_state": agent._rng.bit_generator.state,
-        "next_id": agent._next_id,
-        "pending": [[i, list(p)] for i, p in agent._pending.items()],
-        "point_ids": list(agent._point_ids),
-    }
-    arrays = {
-        "X": agent.X,
-        "y": agent.y,
-        "theta": gp.theta.detach().cpu().numpy().copy() if agent.n else np.empty(0),
-    }
-    if agent._nv is not None:
-        arrays["noise_variance"] = agent._nv.copy()
-    if agent._candidates is not None:
-        arrays["candidates"] = agent._candidates.copy()
-    return AgentState(metadata=metadata, arrays=arrays)
-
-
 _OBJECT_OPTIONS = ("kernel", "mean", "noise", "training")
+_PLAIN_OPTIONS = (
+    "dimension_names",
+    "value_name",
+    "kernel",
+    "mean",
+    "noise",
+    "training",
+    "acquisition",
+    "output_transform",
+    "train_schedule",
+    "seed",
+    "device",
+    "num_threads",
+)
 
 
-def restore(cls: type, state: AgentState, overrides: dict[str, Any]) -> Any:
-    """Rebuild an agent of class ``cls`` from ``state``; see :meth:`Agent.from_state`."""
+def constructor_arguments(state: AgentState, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The ``Agent(...)`` arguments that ``state``'s configuration holds, with ``overrides``.
+
+    Raises
+    ------
+    ConfigurationError
+        The configuration recorded Python objects (a user kernel, a callable, constraints)
+        that ``overrides`` does not supply again.
+    """
     from gpsteer.acquisition import MotionCost, OptimizerSettings
 
-    if not isinstance(state, AgentState):
-        raise InputError(f"from_state needs an AgentState; got {type(state).__name__}.")
-    state.check()
-    meta, arrays = state.metadata, state.arrays
-    cfg = meta["configuration"]
-    kwargs: dict[str, Any] = {
-        k: cfg[k]
-        for k in (
-            "dimension_names",
-            "value_name",
-            "kernel",
-            "mean",
-            "noise",
-            "training",
-            "acquisition",
-            "output_transform",
-            "train_schedule",
-            "seed",
-            "device",
-            "num_threads",
-        )
-    }
+    cfg = state.metadata["configuration"]
+    kwargs: dict[str, Any] = {k: cfg[k] for k in _PLAIN_OPTIONS}
+    kwargs["bounds"] = cfg["bounds"]
     kwargs["motion_cost"] = MotionCost(**cfg["motion_cost"]) if cfg["motion_cost"] else None
     kwargs["optimizer"] = OptimizerSettings(**cfg["optimizer"])
-    kwargs["candidates"] = arrays.get("candidates")
+    kwargs["candidates"] = state.arrays.get("candidates")
     missing = [k for k in _OBJECT_OPTIONS if isinstance(cfg[k], dict) and k not in overrides]
     if cfg["acquisition"].get("callable") and "acquisition" not in overrides:
         missing.append("acquisition")
@@ -159,75 +145,41 @@ def restore(cls: type, state: AgentState, overrides: dict[str, Any]) -> Any:
             + ")."
         )
     kwargs.update(overrides)
-    agent = cls(bounds=cfg["bounds"], **kwargs)
-    X, y = np.asarray(arrays["X"], dtype=float), np.asarray(arrays["y"], dtype=float)
-    nv = arrays.get("noise_variance")
-    if y.size:
-        _replay(agent, X, y, nv, int(meta["n_first"]), int(meta["n_scale"]))
-        agent.gp.set_hyperparameters(meta["hyperparameters"])
-        agent.gp.set_theta(np.asarray(arrays["theta"], dtype=float))
-        agent._model_key = (tuple(agent.gp.theta.cpu().tolist()), agent.gp.y_scale)
-    agent._version = int(meta["model_version"])
-    agent._last_trained_n = meta["last_trained_n"]
-    if "seed" not in overrides:
-        agent._rng.bit_generator.state = meta["rng_state"]
-    agent._next_id = int(meta["next_id"])
-    agent._pending = {i: list(p) for i, p in meta["pending"]}
-    agent._point_ids = list(meta["point_ids"])
-    return agent
+    return kwargs
 
 
-def _replay(agent: Any, X: np.ndarray, y: np.ndarray, nv: Any, n_first: int, n_scale: int) -> None:
-    """Give the GP the data in the steps that fixed its scaling: the first batch (which set
-    the prior mean's bounds), the data at the last rescaling, then the rest."""
-    transform, gp = agent._transform, agent.gp
-    ym = transform.forward(y)
-    nvm = None if nv is None else transform.forward_variance(y, np.asarray(nv, dtype=float))
+def standardization_steps(metadata: dict[str, Any], n: int) -> tuple[list[int], bool]:
+    """The data sizes at which the model standardised its outputs, and whether the rest of
+    the data is appended with re-standardisation (only for version-1 states).
 
-    def part(sl: slice) -> tuple[Any, ...]:
-        return X[sl], ym[sl], None if nvm is None else nvm[sl]
-
-    gp.set_data(*part(slice(0, n_first)))
-    if n_scale != n_first:
-        gp.set_data(*part(slice(0, n_scale)))
-    if n_scale < y.size:
-        gp.append(*part(slice(n_scale, None)))
-    agent._X, agent._y = X.copy(), y.copy()
-    agent._nv = None if nv is None else np.asarray(nv, dtype=float).copy()
-    agent._n_first, agent._n_scale = n_first, n_scale
+    Version 1 recorded the first and the last agent-level standardisation (``n_first``,
+    ``n_scale``) and was rebuilt by appending the rest as the model would; version 2
+    records every step (:attr:`GaussianProcess.standardized_at`).
+    """
+    if "standardized_at" in metadata:
+        steps = [int(k) for k in metadata["standardized_at"]]
+        return (steps or [n]), False
+    n_first, n_scale = int(metadata["n_first"]), int(metadata["n_scale"])
+    return ([n_first] if n_scale == n_first else [n_first, n_scale]), True
 
 
-def snapshot(agent: Any) -> dict[str, Any]:
-    """The model part of ``agent``'s state, JSON-able; see :meth:`Agent.snapshot`."""
-    state = capture(agent)
-    out = {key: state.metadata[key] for key in SNAPSHOT_KEYS if key in state.metadata}
-    out["theta"] = np.asarray(state.arrays.get("theta", []), dtype=np.float64).tolist()
-    return out
-
-
-def from_snapshot(
-    cls: type,
+def snapshot_state(
     configuration: dict[str, Any],
     snapshot: dict[str, Any],
     X: np.ndarray,
     y: np.ndarray,
     noise_variance: np.ndarray | None,
-    overrides: dict[str, Any],
-) -> Any:
-    """An agent from its configuration, a snapshot and the data; see :meth:`Agent.from_snapshot`."""
+) -> tuple[AgentState, bool]:
+    """The :class:`AgentState` of a snapshot plus its data; True when the data must be
+    told to the rebuilt agent (a snapshot of a model that had no data yet)."""
     metadata = {key: snapshot[key] for key in SNAPSHOT_KEYS if key in snapshot}
-    metadata["configuration"] = configuration
-    metadata["point_ids"] = [None] * len(y)
-    metadata["pending"] = []
-    if snapshot.get("n_first") is None and len(y):
-        # The snapshot's model held no data yet (a run that failed during its first
-        # design): rebuild it empty and tell it the data, as its next decision would.
+    metadata.update(configuration=configuration, point_ids=[None] * len(y), pending=[])
+    fitted = bool(snapshot.get("standardized_at") or snapshot.get("n_first"))
+    if not fitted and len(y):
         metadata["point_ids"] = []
         empty = {"X": np.empty((0, X.shape[1])), "y": np.empty(0), "theta": np.empty(0)}
-        agent = restore(cls, AgentState(metadata=metadata, arrays=empty), overrides)
-        agent.tell(X, y, noise_variance=noise_variance)
-        return agent
+        return AgentState(metadata=metadata, arrays=empty), True
     arrays = {"X": X, "y": y, "theta": np.asarray(snapshot.get("theta", []), dtype=np.float64)}
     if noise_variance is not None:
         arrays["noise_variance"] = noise_variance
-    return restore(cls, AgentState(metadata=metadata, arrays=arrays), overrides)
+    return AgentState(metadata=metadata, arrays=arrays), False

@@ -1,5 +1,6 @@
 """The run catalog: where every Bluesky run is stored, and how a stored run is read back.
 
+* :mod:`~gpsteer.catalog.directory`: where an embedded catalog lives, checked writable;
 * :mod:`~gpsteer.catalog.store`: :func:`open_catalog` (an embedded SQLite catalog,
   or a tiled server) and :class:`Catalog`, which subscribes a RunEngine;
 * :mod:`~gpsteer.catalog.writer`: :class:`BackgroundWriter`, storing documents

@@ -120,6 +120,7 @@ class GaussianProcess:
         self._y = torch.empty(0, dtype=dtype, device=self.device)
         self._noise_var: torch.Tensor | None = None  # user units, per point
         self._y_scale = 1.0
+        self._standardized_at: tuple[int, ...] = ()  # data sizes of each standardisation
         self._cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # key, L, alpha
 
     # ------------------------------------------------------------------ validation
@@ -203,8 +204,66 @@ class GaussianProcess:
         """Output standardisation factor: kernel and noise work in units of this."""
         return self._y_scale
 
+    @property
+    def standardized_at(self) -> tuple[int, ...]:
+        """The data sizes at which the outputs were standardised and the modules bound.
+
+        :meth:`set_data` starts it; a re-standardisation (by :meth:`append` or
+        :meth:`restandardize`) extends it. :meth:`set_data_in_steps` repeats these steps,
+        so a restored model has exactly the scaling and bindings of the original.
+        """
+        return self._standardized_at
+
     def set_data(self, X: ArrayLike, y: ArrayLike, noise_variance: ArrayLike | None = None) -> None:
         """Replace the data; recompute the output scale; the factor is rebuilt on demand."""
+        self._standardize(X, y, noise_variance)
+        self._standardized_at = (self.n,)
+
+    def restandardize(self) -> None:
+        """Standardise the outputs anew on all the data held (and rebind the modules)."""
+        self._require_data()
+        self._standardize(self._X, self._y, self._noise_var)
+        self._standardized_at = (*self._standardized_at, self.n)
+
+    def set_data_in_steps(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        noise_variance: ArrayLike | None,
+        standardized_at: Sequence[int],
+        *,
+        restandardize_rest: bool = False,
+    ) -> None:
+        """Give the data as a model was given it: standardised at each size in
+        ``standardized_at`` (see :attr:`standardized_at`), the rest appended.
+
+        ``restandardize_rest`` lets the final append re-standardise as :meth:`append`
+        does (how states that recorded only two steps were rebuilt).
+        """
+        Xt, yt, nv = self._check_data(X, y, noise_variance)
+        steps = [int(k) for k in standardized_at]
+        if not steps or steps[0] < 1 or steps[-1] > yt.shape[0] or steps != sorted(steps):
+            raise InputError(
+                f"standardized_at must be increasing data sizes in 1..{yt.shape[0]}; got {steps}."
+            )
+
+        def first(k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+            return Xt[:k], yt[:k], None if nv is None else nv[:k]
+
+        self.set_data(*first(steps[0]))
+        for k in steps[1:]:
+            self._standardize(*first(k))
+            self._standardized_at = (*self._standardized_at, k)
+        if steps[-1] < yt.shape[0]:
+            rest = slice(steps[-1], None)
+            self._append(
+                Xt[rest],
+                yt[rest],
+                None if nv is None else nv[rest],
+                restandardize=restandardize_rest,
+            )
+
+    def _standardize(self, X: ArrayLike, y: ArrayLike, noise_variance: ArrayLike | None) -> None:
         Xt, yt, nv = self._check_data(X, y, noise_variance)
         if self._input_bounds is None:
             lo, hi = Xt.min(0).values, Xt.max(0).values
@@ -246,7 +305,8 @@ class GaussianProcess:
             y_all = torch.cat([self._y, yt])
             if not 0.5 <= _output_scale(y_all) / self._y_scale <= 2.0:
                 nv_all = None if nv is None else torch.cat([self._noise_var, nv])
-                self.set_data(torch.cat([self._X, Xt]), y_all, nv_all)
+                self._standardize(torch.cat([self._X, Xt]), y_all, nv_all)
+                self._standardized_at = (*self._standardized_at, self.n)
                 return
         cache = self._valid_cache()
         n_old = self.n

@@ -23,6 +23,7 @@ import numpy as np
 from bluesky.utils import Msg
 
 from gpsteer.agent.progress import Progress
+from gpsteer.agent.protocols import SteeringAgent
 from gpsteer.agent.stopping import StoppingRules, initial_design_size
 from gpsteer.errors import ConfigurationError, InputError
 from gpsteer.plans.execution import run_plan
@@ -47,7 +48,7 @@ class PlanSetup:
     detectors: tuple[Any, ...]
     space: Space
     target: TargetSpec
-    agent: Any
+    agent: SteeringAgent | None
     owns_agent: bool
     rules: StoppingRules
     batch_size: int
@@ -68,7 +69,7 @@ def autonomous_plan(
     space: Mapping[Any, tuple[float, float]],
     *,
     target: str | tuple[str, str] | Callable[[Mapping[str, Any]], Any],
-    agent: Any = None,
+    agent: SteeringAgent | None = None,
     max_points: int,
     batch_size: int = 1,
     initial_points: int | np.ndarray | None = None,
@@ -253,7 +254,7 @@ def prepare(
     )
 
 
-def start_metadata(setup: PlanSetup, agent: Any) -> dict[str, Any]:
+def start_metadata(setup: PlanSetup, agent: SteeringAgent) -> dict[str, Any]:
     """The start document's metadata: plan, space, target, agent configuration, budgets."""
     space, rules = setup.space, setup.rules
     initial: Any = setup.initial_count

@@ -36,10 +36,10 @@ import numpy as np
 from bluesky.utils import Msg
 
 from gpsteer.agent.progress import Progress, ProgressBar
+from gpsteer.agent.protocols import SteeringAgent
 from gpsteer.agent.stopping import StopReason
 from gpsteer.callbacks.feeder import AgentFeeder
 from gpsteer.plan_stubs import move_and_read, record_decision, wait_for_future
-from gpsteer.plans import agent_support
 from gpsteer.plans.decisions import Decision, chosen_record, rejection_record, stop_record
 from gpsteer.schema.agent_stream import DecisionRecorder
 
@@ -61,7 +61,7 @@ class RunState:
     ``setup`` is the validated :class:`~gpsteer.plans.autonomous.PlanSetup`.
     """
 
-    def __init__(self, setup: Any, agent: Any) -> None:
+    def __init__(self, setup: Any, agent: SteeringAgent) -> None:
         self.setup = setup
         self.agent = agent
         self.recorder = DecisionRecorder(setup.space.names)
@@ -114,7 +114,7 @@ class RunState:
             uncertainty=uncertainty,
             seconds=time.perf_counter() - t0,
             snapshot=agent.snapshot(),
-            training=agent_support.training_status(agent),
+            training=agent.training_status().to_dict(),
         )
 
     def start_final_training(self, train: bool) -> Any:
@@ -122,14 +122,14 @@ class RunState:
         self.feeder.flush()
         if not train or self.agent.n == 0:
             return None
-        if agent_support.training_future(self.agent) is None:
+        if self.agent.training_future is None:
             self.agent.train_async()  # an inline backend trains here, in this thread
-        return agent_support.training_future(self.agent)
+        return self.agent.training_future
 
     def take_training(self) -> Any:
         """Take a finished job in; return the next in-flight job (a resubmission) or None."""
         self.agent.poll_training()
-        return agent_support.training_future(self.agent)
+        return self.agent.training_future
 
     def final_snapshot(self) -> Decision:
         """The model the run ends with."""
@@ -144,7 +144,7 @@ class RunState:
             uncertainty=uncertainty,
             seconds=time.perf_counter() - t0,
             snapshot=self.agent.snapshot(),
-            training=agent_support.training_status(self.agent),
+            training=self.agent.training_status().to_dict(),
         )
 
     # -- cleanup ---------------------------------------------------------------------
@@ -159,7 +159,7 @@ class RunState:
         """
         if not self.success:
             self.aborting = True
-            agent_support.cancel_training(self.agent)
+            self.agent.cancel_training()
         job = self.job
         if job is not None and not job.done():
             try:
@@ -188,7 +188,7 @@ class RunState:
 
     def _tell_pending(self) -> None:
         self.feeder.flush()
-        agent_support.cancel_training(self.agent)  # the tell may have scheduled a job
+        self.agent.cancel_training()  # the tell may have scheduled a job
 
     def _release(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -204,7 +204,7 @@ class RunState:
         serves nothing else), so the agent is not in use when ``RE.halt()`` returns.
         """
         self.aborting = True
-        agent_support.cancel_training(self.agent)
+        self.agent.cancel_training()
         try:
             self.pool.submit(self._tell_pending).result(timeout=_HALT_WAIT_S)
         except Exception as exc:  # halting anyway; the documents hold the data
@@ -314,7 +314,7 @@ def _loop(run: RunState) -> Generator[Msg, Any, StopReason]:
         std = np.asarray(s.predicted_std, dtype=np.float64)
         if setup.rules.target_uncertainty is None and np.isfinite(std).any():
             run.uncertainty = float(np.nanmax(std))
-        points = agent_support.points_in(s.points, setup.space.dim)
+        points = np.asarray(s.points, dtype=np.float64).reshape(-1, setup.space.dim)
         if len(points) == 0:
             return StopReason.NO_SUGGESTION
         for index, point in enumerate(points):  # the agent ordered them for a short path
@@ -336,7 +336,7 @@ def run_plan(
     """
     agent = setup.agent
     if agent is None:
-        agent = agent_support.default_agent(setup.space.bounds, seed=setup.seed)
+        agent = default_agent(setup.space.bounds, seed=setup.seed)
     try:
         run = RunState(setup, agent)
         callbacks: list[Any] = [run.feeder]
@@ -366,3 +366,15 @@ def run_plan(
     except GeneratorExit:  # RE.halt(): finalize_wrapper skips the cleanup plan
         run.halt()
         raise
+
+
+def default_agent(bounds: np.ndarray, *, seed: int | None) -> SteeringAgent:
+    """The agent a plan builds when none is given: variance mapping, trained on Dask.
+
+    Why Dask: training then overlaps the measurements (an embedded ``LocalCluster``
+    on 127.0.0.1, started in the background at the first training and closed
+    with the agent).
+    """
+    from gpsteer.agent import Agent
+
+    return Agent(bounds=np.asarray(bounds).tolist(), seed=seed, training="dask")

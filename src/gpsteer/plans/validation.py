@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from gpsteer.agent.protocols import missing_calls
 from gpsteer.errors import ConfigurationError, InputError, ShapeError, UnknownNameError
 from gpsteer.schema.run_start import Axis
 from gpsteer.schema.target import TargetSpec
@@ -293,14 +294,23 @@ def check_initial_points(initial_points: Any, space: Space, max_points: int) -> 
 
 
 def check_agent(agent: Any, space: Space) -> None:
-    """Check that ``agent`` models this space: same dimension, domain inside the bounds.
+    """Check that ``agent`` can steer this space: it has what the plans call
+    (:class:`~gpsteer.agent.protocols.SteeringAgent`), the same dimension, and its
+    domain inside the bounds.
 
     Raises
     ------
     ConfigurationError
-        The agent's dimension differs from the number of motors, or its domain
-        reaches outside the space (it could ask for points the plan must not visit).
+        The agent lacks a method the plans call, its dimension differs from the number
+        of motors, or its domain reaches outside the space (it could ask for points the
+        plan must not visit).
     """
+    missing = missing_calls(agent)
+    if missing:
+        raise ConfigurationError(
+            f"agent must be a gpsteer Agent, or provide what the plans call "
+            f"(gpsteer.agent.protocols.SteeringAgent); {type(agent).__name__} lacks {missing}"
+        )
     dim = getattr(agent, "dim", None)
     if dim != space.dim:
         raise ConfigurationError(

@@ -1,40 +1,54 @@
-"""The bluesky-adaptive 1.x / blop ``Optimizer`` protocol on the agent.
+"""The bluesky-adaptive 1.x / blop ``Optimizer`` protocol, as an adapter over the agent.
 
 ``suggest(num_points) -> list[dict]`` with a unique ``"_id"`` and one key per
 dimension; ``ingest(points)`` takes dicts with the dimension keys and the value key
 (``"_id"`` optional); ``get_best_points()`` reports the best measured point. Points
 suggested and not yet ingested are *pending*: later suggestions avoid them.
+
+:class:`OptimizerAdapter` uses only the agent's public API (``ask``, ``tell``,
+``predict``, ``X``, ``y``, ``point_ids``, ...); what it keeps itself (the next id,
+the pending points) is part of the agent's state (:meth:`state`, :meth:`restore`).
+The :class:`~gpsteer.agent.Agent` holds one and answers the three calls through it.
 """
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gpsteer.errors import InputError
+from gpsteer.errors import InputError, NotFittedError
 
-__all__ = ["ID_KEY", "OptimizerProtocol"]
+if TYPE_CHECKING:
+    from gpsteer.agent.agent import Agent
+
+__all__ = ["ID_KEY", "OptimizerAdapter"]
 
 ID_KEY = "_id"
 
 
-class OptimizerProtocol:
-    """Mixin for :class:`~gpsteer.agent.Agent`; uses ``ask``, ``tell`` and ``predict``."""
+class OptimizerAdapter:
+    """bluesky-adaptive's ``Optimizer`` protocol for ``agent``."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.next_id = 0
+        self.pending: dict[int, list[float]] = {}
 
     def suggest(self, num_points: int | None = None) -> list[dict[str, Any]]:
         """``num_points`` (default 1) points as dicts ``{"_id": int, "x0": ..., ...}``."""
         n = 1 if num_points is None else num_points
-        pending = np.array(list(self._pending.values())) if self._pending else None
-        suggestion = self.ask(n, pending=pending)
+        pending = np.array(list(self.pending.values())) if self.pending else None
+        suggestion = self.agent.ask(n, pending=pending)
+        names = self.agent.dimension_names
         out = []
         for x in suggestion.points:
-            point_id = self._next_id
-            self._next_id += 1
-            self._pending[point_id] = [float(v) for v in x]
-            out.append({ID_KEY: point_id, **dict(zip(self._names, map(float, x), strict=True))})
+            point_id = self.next_id
+            self.next_id += 1
+            self.pending[point_id] = [float(v) for v in x]
+            out.append({ID_KEY: point_id, **dict(zip(names, map(float, x), strict=True))})
         return out
 
     def ingest(self, points: Sequence[Mapping[str, Any]]) -> None:
@@ -44,8 +58,9 @@ class OptimizerProtocol:
             points = [points]
         if not points:
             raise InputError("ingest() got no points.")
-        var_key = f"{self._value_name}_variance"
-        need = (*self._names, self._value_name)
+        names, value_name = self.agent.dimension_names, self.agent.value_name
+        var_key = f"{value_name}_variance"
+        need = (*names, value_name)
         rows, values, variances, ids = [], [], [], []
         for i, p in enumerate(points):
             if not isinstance(p, Mapping):
@@ -56,16 +71,16 @@ class OptimizerProtocol:
                     f"Point {i} lacks key(s) {absent}; each point needs {list(need)} "
                     f"(optionally {ID_KEY!r} and {var_key!r})."
                 )
-            rows.append([p[k] for k in self._names])
-            values.append(p[self._value_name])
+            rows.append([p[k] for k in names])
+            values.append(p[value_name])
             variances.append(p.get(var_key))
             ids.append(_json_id(p.get(ID_KEY)))
         has_var = [v is not None for v in variances]
         if any(has_var) and not all(has_var):
             raise InputError(f"Give {var_key!r} for every point in a call, or for none.")
-        self._tell(rows, values, variances if all(has_var) else None, ids=ids)
+        self.agent.tell(rows, values, variances if all(has_var) else None, ids=ids)
         for point_id in ids:
-            self._pending.pop(point_id, None)
+            self.pending.pop(point_id, None)
 
     def get_best_points(self) -> list[dict[str, Any]]:
         """The measured point with the best posterior mean, as a one-element list of dicts.
@@ -75,14 +90,29 @@ class OptimizerProtocol:
         reading, picks it, so one noisy spike does not win. Keys: the dimensions, the value
         key (the measured value), ``"predicted_mean"`` and ``"_id"``.
         """
-        self._require_data()
-        mean = self.predict(self._X).mean
-        i = int(np.argmin(mean) if self._acquisition.direction == "minimize" else np.argmax(mean))
-        point = dict(zip(self._names, map(float, self._X[i]), strict=True))
-        point[self._value_name] = float(self._y[i])
+        agent = self.agent
+        if agent.n == 0:
+            raise NotFittedError("The agent has no data yet; tell() it some measurements first.")
+        X = agent.X
+        mean = agent.predict(X).mean
+        minimize = agent.acquisition.direction == "minimize"
+        i = int(np.argmin(mean) if minimize else np.argmax(mean))
+        point = dict(zip(agent.dimension_names, map(float, X[i]), strict=True))
+        point[agent.value_name] = float(agent.y[i])
         point["predicted_mean"] = float(mean[i])
-        point[ID_KEY] = self._point_ids[i]
+        point[ID_KEY] = agent.point_ids[i]
         return [point]
+
+    # -- state --------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """What the adapter keeps, JSON-able: ``next_id`` and the ``pending`` points."""
+        return {"next_id": self.next_id, "pending": [[i, p] for i, p in self.pending.items()]}
+
+    def restore(self, metadata: Mapping[str, Any]) -> None:
+        """Take back what :meth:`state` returned (missing keys: nothing pending)."""
+        self.next_id = int(metadata.get("next_id", 0))
+        self.pending = {int(i): list(p) for i, p in metadata.get("pending", [])}
 
 
 def _json_id(value: Any) -> Any:
