@@ -3,7 +3,7 @@
 import gc
 
 # A full collection stops every thread (200 ms with torch, Dask and bluesky loaded);
-# objects alive now are never scanned again (see docs/autonomous_plan.md).
+# objects alive now are never scanned again (see docs/reference/autonomous_plan.md).
 gc.collect()
 gc.freeze()
 

@@ -1,4 +1,4 @@
-"""The worked example of docs/autonomous_plan.md runs and prints what it claims.
+"""The worked example of docs/reference/autonomous_plan.md runs and prints what it claims.
 
 Why: an example nobody runs rots. The page's ```python blocks run in order in one
 namespace, in a temporary directory, with the catalog under a temporary data directory.
@@ -15,7 +15,7 @@ import pytest
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "autonomous_plan.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "reference" / "autonomous_plan.md"
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 

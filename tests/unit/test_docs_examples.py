@@ -38,15 +38,15 @@ DOCS = ROOT / "docs"
 
 #: Pages whose examples a dedicated test runs, with more specific checks.
 COVERED = {
-    "gp_engine.md": "tests/unit/gp/test_gp_docs.py",
-    "autonomous_plan.md": "tests/system/test_autonomous_plan_docs.py",
-    "domain_knowledge/README.md": "tests/unit/test_domain_docs.py",
-    "domain_knowledge/categorical.md": "tests/unit/test_domain_docs.py",
-    "domain_knowledge/nonstationary.md": "tests/unit/test_domain_docs.py",
-    "domain_knowledge/periodicity.md": "tests/unit/test_domain_docs.py",
-    "domain_knowledge/physics_mean.md": "tests/unit/test_domain_docs.py",
-    "domain_knowledge/spectra.md": "tests/unit/test_domain_docs.py",
-    "domain_knowledge/symmetry.md": "tests/unit/test_domain_docs.py",
+    "reference/gp_engine.md": "tests/unit/gp/test_gp_docs.py",
+    "reference/autonomous_plan.md": "tests/system/test_autonomous_plan_docs.py",
+    "howto/domain_knowledge/README.md": "tests/unit/test_domain_docs.py",
+    "howto/domain_knowledge/categorical.md": "tests/unit/test_domain_docs.py",
+    "howto/domain_knowledge/nonstationary.md": "tests/unit/test_domain_docs.py",
+    "howto/domain_knowledge/periodicity.md": "tests/unit/test_domain_docs.py",
+    "howto/domain_knowledge/physics_mean.md": "tests/unit/test_domain_docs.py",
+    "howto/domain_knowledge/spectra.md": "tests/unit/test_domain_docs.py",
+    "howto/domain_knowledge/symmetry.md": "tests/unit/test_domain_docs.py",
 }
 #: At most this many blocks may be skipped: skipping is the exception.
 MAX_SKIPPED = 12

@@ -1,4 +1,4 @@
-"""The runnable examples in docs/domain_knowledge/ run and print what they claim.
+"""The runnable examples in docs/howto/domain_knowledge/ run and print what they claim.
 
 Why: an example nobody runs rots. Each page's ```python blocks run in order in one
 namespace (so a page reads top to bottom), with a small budget of points.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "domain_knowledge"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "howto" / "domain_knowledge"
 PAGES = sorted(DOCS.glob("*.md"))
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 

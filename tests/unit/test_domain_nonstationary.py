@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -20,10 +17,8 @@ from gpsteer.gp.kernels import (
     SquaredExponential,
 )
 from gpsteer.gp.kernels.nonstationary import BumpBasis
-
-sys.path.insert(0, str(Path(__file__).resolve().parent / "gp"))
-from gp_reference import k_matern, k_se
-from test_gp_contracts import KernelContract
+from tests.unit.gp.contracts import KernelContract
+from tests.unit.gp.gp_reference import k_matern, k_se
 
 D = torch.float64
 

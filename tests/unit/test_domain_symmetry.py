@@ -7,8 +7,6 @@ gradcheck in inputs and hyperparameters), loaded from tests/unit/gp.
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,10 +26,8 @@ from gpsteer.gp.kernels import (
 )
 from gpsteer.gp.kernels.lattice import estimate_period
 from gpsteer.gp.kernels.symmetry import unit_box_maps
-
-sys.path.insert(0, str(Path(__file__).resolve().parent / "gp"))
-from gp_reference import k_matern, k_se
-from test_gp_contracts import KernelContract
+from tests.unit.gp.contracts import KernelContract
+from tests.unit.gp.gp_reference import k_matern, k_se
 
 D = torch.float64
 BOUNDS = [(-1.0, 3.0), (-2.0, 2.0)]  # equal widths, off-centre: rotations stay orthogonal

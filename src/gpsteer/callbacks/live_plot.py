@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -211,7 +211,6 @@ class LiveAgentPlot:
         self._lock = threading.Lock()
         self._latest: MapData | None = None
         self._future: Future[None] | None = None
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="gpsteer-live-plot")
 
     def attach(self, agent: Any, space: Any) -> None:
         """Use ``agent`` and ``space`` (called by the plan before the run opens)."""
@@ -241,7 +240,21 @@ class LiveAgentPlot:
         with self._lock:
             self._latest = data
             if self._future is None or self._future.done():
-                self._future = self._pool.submit(self._render)
+                # A thread per burst of redraws: it ends once no newer map waits, so an
+                # idle plot holds no thread.
+                future: Future[None] = Future()
+                self._future = future
+                threading.Thread(
+                    target=self._render_into, args=(future,), name="gpsteer-live-plot"
+                ).start()
+
+    def _render_into(self, future: Future[None]) -> None:
+        try:
+            self._render()
+        except BaseException as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
 
     def _render(self) -> None:
         while True:

@@ -17,7 +17,7 @@ This package imports neither ophyd nor caproto, so
 ``from gpsteer.sim_devices import apply_loopback_env`` is safe to run first.
 (``gpsteer.sim_devices.devices``, ``.reductions`` and ``.fitting`` are the old
 paths of :mod:`gpsteer.devices`, kept for one release with a DeprecationWarning.)
-See docs/sim_devices.md.
+See docs/reference/end_stations.md.
 """
 
 from gpsteer._names import moved_module

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from gp_data import field, sample_inputs
+
+from tests.unit.gp.gp_data import field, sample_inputs
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from gp_data import BOUNDS
 
 from gpsteer.errors import (
     ConfigurationError,
@@ -34,6 +33,7 @@ from gpsteer.gp import (
     fit_hyperparameters,
 )
 from gpsteer.gp.linalg import robust_cholesky
+from tests.unit.gp.gp_data import BOUNDS
 
 
 @pytest.fixture

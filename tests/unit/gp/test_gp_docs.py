@@ -1,11 +1,11 @@
-"""The runnable example in docs/gp_engine.md runs and does what it says."""
+"""The runnable example in docs/reference/gp_engine.md runs and does what it says."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "gp_engine.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "reference" / "gp_engine.md"
 
 
 def test_first_example_in_the_engine_docs_runs(capsys):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from gp_data import BOUNDS, field, sample_inputs
-from gp_reference import k_se
 
 import gpsteer.gp.fit as fit_module
 from gpsteer.gp import (
@@ -20,6 +18,8 @@ from gpsteer.gp import (
     fit_hyperparameters,
 )
 from gpsteer.gp.fit import deduplicate_optima
+from tests.unit.gp.gp_data import BOUNDS, field, sample_inputs
+from tests.unit.gp.gp_reference import k_se
 
 
 def _lml(gp: GaussianProcess) -> float:

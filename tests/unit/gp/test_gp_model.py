@@ -7,9 +7,9 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from gp_data import BOUNDS, field, sample_inputs
 
 from gpsteer.gp import GaussianProcess, Periodic, ScaleKernel, SquaredExponential
+from tests.unit.gp.gp_data import BOUNDS, field, sample_inputs
 
 
 @pytest.fixture

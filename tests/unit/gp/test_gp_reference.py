@@ -11,8 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from gp_data import BOUNDS
-from gp_reference import k_matern, k_periodic, k_se, reference_gp
 
 from gpsteer.gp import (
     FunctionMean,
@@ -26,6 +24,8 @@ from gpsteer.gp import (
     SquaredExponential,
 )
 from gpsteer.gp.linalg import gaussian_log_density
+from tests.unit.gp.gp_data import BOUNDS
+from tests.unit.gp.gp_reference import k_matern, k_periodic, k_se, reference_gp
 
 D = torch.float64
 

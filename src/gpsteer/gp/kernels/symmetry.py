@@ -14,7 +14,7 @@ centre in mm); the GP hands kernels unit-box coordinates ``u = (x - lo) / (hi - 
 ``x -> A x + b`` exactly to ``u -> W^-1 A W u + W^-1 (A lo + b - lo)``. A rotation stays
 orthogonal in the unit box only when the rotated axes have equal widths; otherwise the
 single sum does not hold for an isotropic base and the kernel uses the (exact, |G| times
-slower) double sum. See docs/domain_knowledge/symmetry.md.
+slower) double sum. See docs/howto/domain_knowledge/symmetry.md.
 
 Translations by a lattice vector generate an infinite group: use
 :class:`~gpsteer.gp.kernels.lattice.LatticePeriodic` for them.
