@@ -41,6 +41,9 @@ def _private_data_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
 #: Seconds a test's threads and child processes get to finish after it (a Dask worker,
 #: an IOC stopped with SIGINT, a worker thread finishing its last job).
 LEAK_GRACE_S = 10.0
+#: Child processes that live for the session by design: multiprocessing's resource
+#: tracker, started once by the first spawned Dask worker.
+_SESSION_HELPERS = ("multiprocessing.resource_tracker",)
 
 
 def _managed_pids() -> set[int]:
@@ -65,7 +68,9 @@ def _children() -> list:
     out = []
     for child in psutil.Process().children(recursive=False):
         with contextlib.suppress(psutil.Error):  # it exited meanwhile
-            if child.pid not in managed and child.status() != psutil.STATUS_ZOMBIE:
+            if child.pid in managed or child.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if not any(helper in " ".join(child.cmdline()) for helper in _SESSION_HELPERS):
                 out.append(child)
     return out
 
