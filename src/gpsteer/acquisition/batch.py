@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,6 +49,9 @@ class BatchSelection:
     values: np.ndarray
     fallback: bool
     messages: tuple[str, ...]
+    #: per point, why it was chosen and the acquisition's terms there (empty when the
+    #: acquisition does not say: only ``map`` does)
+    terms: tuple[dict[str, Any], ...] = ()
 
 
 def select_batch(
@@ -82,6 +86,7 @@ def select_batch(
         exclude = np.asarray(pending, dtype=float)
     chosen: list[np.ndarray] = []
     values: list[float] = []
+    terms: list[dict[str, Any]] = []
     messages: list[str] = []
     fallback = False
     min_distance = 1e-9 if discrete else 1e-3
@@ -116,8 +121,11 @@ def select_batch(
             device=gp.device,
         )
         x = out.x
+        x_t = torch.as_tensor(x[None], dtype=gp.dtype, device=gp.device)
         with torch.no_grad():
-            values.append(float(raw(torch.as_tensor(x[None], dtype=gp.dtype, device=gp.device))))
+            values.append(float(raw(x_t)))
+        if hasattr(raw, "terms"):
+            terms.append({"reason": raw.reason, **raw.terms(x_t)})
         chosen.append(x)
         fallback |= out.fallback
         if out.message:
@@ -135,6 +143,7 @@ def select_batch(
         values=np.asarray(values, dtype=float),
         fallback=fallback,
         messages=tuple(messages),
+        terms=tuple(terms) if len(terms) == len(points) else (),
     )
 
 

@@ -25,6 +25,7 @@ from gpsteer.acquisition.base import (
     measurement_noise,
     posterior_std,
 )
+from gpsteer.acquisition.mapping import MapUncertainty
 from gpsteer.errors import ConfigurationError, InputError, ShapeError, UnknownNameError
 from gpsteer.gp.model import GaussianProcess, Posterior
 
@@ -37,6 +38,7 @@ __all__ = [
     "ExpectedImprovement",
     "Gradient",
     "LowerConfidenceBound",
+    "MapUncertainty",
     "MutualInformation",
     "PosteriorVariance",
     "ProbabilityOfImprovement",
@@ -348,6 +350,7 @@ class CallableAcquisition(Acquisition):
 ACQUISITIONS: dict[str, type[Acquisition]] = {
     cls.name: cls
     for cls in (
+        MapUncertainty,
         PosteriorVariance,
         UpperConfidenceBound,
         LowerConfidenceBound,

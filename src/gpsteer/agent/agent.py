@@ -8,6 +8,7 @@ bookkeeping that makes its state saveable and a decision traceable to a model ve
 from __future__ import annotations
 
 import concurrent.futures
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ from gpsteer.acquisition.optimize import Constraint, check_candidates
 from gpsteer.acquisition.threads import compute_threads
 from gpsteer.agent.bluesky_adaptive import OptimizerAdapter
 from gpsteer.agent.loop import run_agent
+from gpsteer.agent.map_check import MapCheck, check_map, interpolated_map
 from gpsteer.agent.progress import Progress
 from gpsteer.agent.results import ModelVersion, RunResult, Suggestion
 from gpsteer.agent.retraining import TrainingSchedule, make_schedule
@@ -54,12 +56,19 @@ from gpsteer.agent.validation import (
     check_points,
     check_values,
 )
-from gpsteer.errors import ConfigurationError, InputError, NotFittedError, ShapeError
+from gpsteer.errors import (
+    ConfigurationError,
+    InputError,
+    NotFittedError,
+    ShapeError,
+    TrainingWarning,
+)
 from gpsteer.gp import GaussianProcess, Posterior
 from gpsteer.gp.fit import FitResult
 from gpsteer.gp.kernels import Kernel
 from gpsteer.gp.means import Mean
 from gpsteer.gp.noise import HomoscedasticNoise, MeasuredNoise, NoiseModel
+from gpsteer.gp.structure import StructureSource, refresh_structure, restore_structure
 
 __all__ = ["Agent"]
 
@@ -129,10 +138,10 @@ class Agent:
         self,
         bounds: Sequence[tuple[float, float]] | np.ndarray,
         *,
-        kernel: str | Kernel = "matern52",
+        kernel: str | Kernel = "edge",
         mean: str | Mean = "constant",
         noise: str | NoiseModel | None = None,
-        acquisition: str | Acquisition | Mapping[str, Any] | Callable[..., Any] = "variance",
+        acquisition: str | Acquisition | Mapping[str, Any] | Callable[..., Any] = "map",
         output_transform: str | OutputTransform = "identity",
         training: Any = "inline",
         train_schedule: str | TrainingSchedule | Mapping[str, Any] | None = "geometric",
@@ -198,6 +207,8 @@ class Agent:
         self._last_trained_n: int | None = None
         self._version = 0
         self._model_key: tuple[Any, ...] | None = None
+        self._structure: StructureSource | None = None  # what the edge field came from
+        self._map_check: MapCheck | None = None  # the model against interpolation
         #: bluesky-adaptive's Optimizer protocol (suggest / ingest / get_best_points).
         self.optimizer = OptimizerAdapter(self)
 
@@ -300,6 +311,7 @@ class Agent:
             if self._schedule is not None and self._schedule.due(self.n, self._last_trained_n):
                 self._refresh_scale()
                 if not self._training.busy():
+                    self._refresh_structure()
                     starts = self._schedule.starts(self._last_trained_n)
                     if self._training.schedule(self.gp, n_starts=starts):
                         self._last_trained_n = self.n
@@ -313,19 +325,55 @@ class Agent:
         if self.gp.n and self.gp.standardized_at[-1] != self.n and not self._training.busy():
             self.gp.restandardize()
 
+    def _refresh_structure(self) -> None:
+        """Give an edge-aware kernel the edges of the current estimate, before it trains.
+
+        Only once the model has been trained: before that, its estimate is the prior's.
+        """
+        if self._last_trained_n is None or self._training.busy():
+            return
+        source = refresh_structure(self.gp)
+        if source is not None:
+            self._structure = source
+
     def _sync_version(self) -> None:
         if not self.n:
             return
-        key = (tuple(self.gp.theta.cpu().tolist()), self.gp.y_scale)
-        if self._model_key is not None and key != self._model_key:
+        edges = None if self._structure is None else self._structure.n_points
+        key = (tuple(self.gp.theta.cpu().tolist()), self.gp.y_scale, edges)
+        changed = key != self._model_key
+        if self._model_key is not None and changed:
             self._version += 1
         self._model_key = key
+        if changed:
+            self._check_map()
+
+    def _check_map(self) -> None:
+        """Compare the model with interpolation on held-out points (see :mod:`.map_check`)."""
+        was = self._map_check is not None and self._map_check.uses_interpolation
+        with compute_threads(self._num_threads):
+            residuals = self.gp.leave_one_out_residuals().cpu().numpy() * self.gp.y_scale
+        self._map_check = check_map(
+            self._unit(self._X), self._transform.forward(self._y), residuals
+        )
+        if self._map_check is not None and self._map_check.uses_interpolation and not was:
+            warnings.warn(f"Agent: {self._map_check.message}.", TrainingWarning, stacklevel=3)
+
+    def _unit(self, X: np.ndarray) -> np.ndarray:
+        lo, hi = self._bounds[:, 0], self._bounds[:, 1]
+        return (np.asarray(X, dtype=float) - lo) / (hi - lo)
+
+    @property
+    def map_check(self) -> MapCheck | None:
+        """The last comparison of the model with interpolation (``None``: too few points)."""
+        return self._map_check
 
     def train(self) -> FitResult:
         """Train the hyperparameters now, synchronously, on all data; returns what happened."""
         self._require_data()
         with compute_threads(self._num_threads):
             self._refresh_scale()
+            self._refresh_structure()
             n_starts = self._schedule.starts(self._last_trained_n) if self._schedule else 4
             result = self._training.train_now(self.gp, n_starts=n_starts)
         self._last_trained_n = self.n
@@ -339,6 +387,7 @@ class Agent:
             return False
         with compute_threads(self._num_threads):
             self._refresh_scale()
+            self._refresh_structure()
             submitted = self._training.submit(self.gp)
         if submitted:
             self._last_trained_n = self.n
@@ -437,6 +486,7 @@ class Agent:
             fallback=sel.fallback,
             message="; ".join(sel.messages),
             travel_time_s=travel,
+            terms=tuple(sel.terms[i] for i in order) if sel.terms else (),
         )
 
     def _initial_design(
@@ -484,7 +534,11 @@ class Agent:
         Xq = check_points(Xq, self._bounds, "Xq", tolerance=np.inf)
         with compute_threads(self._num_threads):
             post = self.gp.predict(Xq)
-        mean, var = self._transform.inverse_moments(post.mean, post.variance)
+        mean = post.mean
+        if self._map_check is not None and self._map_check.uses_interpolation:
+            ym = self._transform.forward(self._y)
+            mean = interpolated_map(self._unit(self._X), ym, self._unit(Xq))
+        mean, var = self._transform.inverse_moments(mean, post.variance)
         return Posterior(mean=mean, variance=var)
 
     def max_uncertainty(self) -> float:
@@ -600,6 +654,8 @@ class Agent:
             "rng_state": self._rng.bit_generator.state,
             "next_id": self.optimizer.next_id,
             "theta": self.gp.theta.detach().cpu().numpy().tolist() if fitted else [],
+            "structure": None if self._structure is None else self._structure.to_dict(),
+            "map_check": None if self._map_check is None else self._map_check.to_dict(),
         }
 
     def state(self) -> AgentState:
@@ -671,9 +727,14 @@ class Agent:
                 self.gp.set_data_in_steps(X, ym, nvm, steps, restandardize_rest=restandardize_rest)
                 self.gp.set_hyperparameters(meta["hyperparameters"])
                 self.gp.set_theta(np.asarray(arrays["theta"], dtype=float))
+                if meta.get("structure"):
+                    self._structure = StructureSource.from_dict(meta["structure"])
+                    restore_structure(self.gp, self._structure)
             self._X, self._y = X.copy(), y.copy()
             self._nv = None if nv is None else nv.copy()
-            self._model_key = (tuple(self.gp.theta.cpu().tolist()), self.gp.y_scale)
+            edges = None if self._structure is None else self._structure.n_points
+            self._model_key = (tuple(self.gp.theta.cpu().tolist()), self.gp.y_scale, edges)
+            self._check_map()
         self._version = int(meta["model_version"])
         self._last_trained_n = meta["last_trained_n"]
         if not keep_seed:

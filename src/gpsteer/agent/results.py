@@ -57,6 +57,10 @@ class Suggestion:
     travel_time_s
         Estimated time to visit the points in order, measurement overheads included
         (only with a motion cost).
+    terms
+        Per point, why it was chosen and the acquisition's terms there (``map``:
+        ``reason`` "coverage" or "uncertainty", ``std``, ``edge_strength``, ``gap``,
+        ``widest_gap``, ``gap_floor``); empty for acquisitions that do not say.
     """
 
     points: np.ndarray
@@ -68,6 +72,7 @@ class Suggestion:
     fallback: bool = False
     message: str = ""
     travel_time_s: float | None = None
+    terms: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form, for event documents and logs."""
@@ -81,6 +86,7 @@ class Suggestion:
             "fallback": self.fallback,
             "message": self.message,
             "travel_time_s": self.travel_time_s,
+            "terms": [dict(t) for t in self.terms],
         }
 
 

@@ -569,10 +569,15 @@ class GaussianProcess:
         other._append(X, y, noise_variance, restandardize=False)
         return other
 
-    def subset(self, index: ArrayLike) -> GaussianProcess:
-        """A model on some of the data, sharing modules and scaling (for cheap training)."""
+    def subset(self, index: ArrayLike, *, y_scale: float | None = None) -> GaussianProcess:
+        """A model on some of the data, sharing modules and scaling (for cheap training).
+
+        ``y_scale`` replaces the output scale (to rebuild a model as it was at a smaller size).
+        """
         idx = torch.as_tensor(np.asarray(index), dtype=torch.long, device=self.device)
         other = copy.copy(self)
+        if y_scale is not None:
+            other._y_scale = float(y_scale)
         other._X, other._y = self._X[idx], self._y[idx]
         other._noise_var = None if self._noise_var is None else self._noise_var[idx]
         other._cache = None

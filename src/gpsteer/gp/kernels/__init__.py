@@ -4,6 +4,7 @@ their sums, products and scalings. See :mod:`gpsteer.gp.kernels.registry` for na
 from gpsteer.gp.kernels.base import Kernel, squared_distance
 from gpsteer.gp.kernels.categorical import Categorical, mixed_kernel
 from gpsteer.gp.kernels.composite import ProductKernel, ScaleKernel, SumKernel
+from gpsteer.gp.kernels.edge import EdgeAligned
 from gpsteer.gp.kernels.function import FunctionKernel
 from gpsteer.gp.kernels.lattice import LatticePeriodic, periodic_in_user_units
 from gpsteer.gp.kernels.linear import Linear
@@ -18,6 +19,7 @@ __all__ = [
     "RBF",
     "AmplitudeField",
     "Categorical",
+    "EdgeAligned",
     "FunctionKernel",
     "Gibbs",
     "InputWarping",

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from gpsteer.errors import UnknownNameError
 from gpsteer.gp.kernels.base import Kernel
 from gpsteer.gp.kernels.composite import ScaleKernel
+from gpsteer.gp.kernels.edge import EdgeAligned
 from gpsteer.gp.kernels.linear import Linear
 from gpsteer.gp.kernels.periodic import Periodic
 from gpsteer.gp.kernels.stationary import Matern, SquaredExponential
@@ -15,6 +16,7 @@ __all__ = ["KERNELS", "make_kernel"]
 
 #: Each name builds a kernel *with* a trainable output scale, ready for a GP.
 KERNELS: dict[str, Callable[[], Kernel]] = {
+    "edge": lambda: ScaleKernel(EdgeAligned()),
     "matern52": lambda: ScaleKernel(Matern(nu=2.5)),
     "matern32": lambda: ScaleKernel(Matern(nu=1.5)),
     "matern12": lambda: ScaleKernel(Matern(nu=0.5)),
