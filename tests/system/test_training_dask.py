@@ -302,3 +302,20 @@ def test_existing_client_is_used_and_left_open(trainer: DaskTrainer, gate: Gate)
         assert client.status == "running"
         gate.open()
         assert client.submit(sum, [1, 2]).result() == 3
+
+
+def test_a_worker_ignores_a_terminals_ctrl_c(trainer: DaskTrainer, gate: Gate) -> None:
+    """Ctrl-C in a terminal is SIGINT to the whole foreground process group: worker
+    processes included. Before issue 14 a worker closed on it, its nanny did not restart
+    it, and the cluster was left with no workers; now the signal is blocked in them."""
+    gp = gate.model(*smooth(30))
+    with manager_on(trainer) as manager:
+        manager.submit(gp)
+        pid = gate.held_worker(manager, gp)
+        os.kill(pid, signal.SIGINT)  # what the terminal sends every process of the group
+        gate.open()
+        outcome = take(manager, gp)
+        status = manager.status()
+    assert outcome.backend == "dask" and not outcome.fallback
+    assert (status.n_lost, status.n_fallbacks) == (0, 0)
+    assert list(trainer.client.run(os.getpid).values()) == [pid]  # the same worker, alive

@@ -16,16 +16,25 @@ Facts this module is built on (distributed 2026.8, measured on a busy 2-core mac
   glibc's mmap threshold (:data:`WORKER_ENV`), and a statistical profiler.
 * A crashed worker's nanny is closed for good if no replacement registered within
   ``distributed.deploy.lost-worker-timeout`` (:func:`replace_lost_workers`).
+* A terminal's Ctrl-C is SIGINT to its whole foreground process group, worker
+  processes included: a worker takes it as a request to close, tells its nanny not to
+  restart it, and the cluster is left with no workers. Worker processes inherit the
+  signal mask of the thread that forks them, which inherits it from the thread that
+  started it; the cluster is therefore started with Ctrl-C blocked
+  (:func:`terminal_signals_blocked`), and its workers never see it.
 """
 
 from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import functools
 import os
+import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +49,7 @@ __all__ = [
     "probe_scheduler",
     "replace_lost_workers",
     "start_local_cluster",
+    "terminal_signals_blocked",
     "training_nanny",
 ]
 
@@ -143,6 +153,26 @@ def training_nanny() -> type:
     return TrainingNanny
 
 
+#: What a terminal sends its foreground process group: Ctrl-C and Ctrl-\\.
+TERMINAL_SIGNALS = frozenset({signal.SIGINT, signal.SIGQUIT})
+
+
+@contextlib.contextmanager
+def terminal_signals_blocked() -> Iterator[None]:
+    """Block :data:`TERMINAL_SIGNALS` in this thread for the block, then restore the mask.
+
+    Threads started meanwhile keep the blocked mask, and so do processes they start
+    (a signal mask survives fork and exec). Python handles signals in the main thread
+    only, so blocking them in helper threads changes nothing for this process; a
+    signal that arrives while the main thread blocks it is delivered on restore.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINAL_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def default_workers() -> int:
     """One worker per core, leaving a core to the caller (who must keep answering ask())."""
     return max(1, min(4, (os.cpu_count() or 1) - 1))
@@ -153,13 +183,22 @@ def start_local_cluster(n_workers: int, processes: bool) -> tuple[Any, Any]:
 
     One thread per worker, no dashboard, a scheduler with ``allowed_failures=0`` (a
     worker death fails a job at once, so the manager can resubmit it on the newest
-    data), and the worker settings of this module.
+    data), the worker settings of this module, and worker processes that a terminal's
+    Ctrl-C does not reach.
     """
     import dask
     from distributed import Client, LocalCluster
 
     extra: dict[str, Any] = {"worker_class": training_nanny()} if processes else {}
-    with dask.config.set(WORKER_CONFIG):  # thread workers read it when created
+    if processes:
+        # multiprocessing starts its resource tracker on the first spawn and then
+        # *unblocks* SIGINT in the spawning thread (CPython bpo-33613): start it first.
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+    # Blocked while the cluster starts: its event-loop thread, and every worker process
+    # it will ever start (restarts too), inherit the mask (see the module docstring).
+    with terminal_signals_blocked(), dask.config.set(WORKER_CONFIG):
         cluster = LocalCluster(
             n_workers=n_workers,
             threads_per_worker=1,
