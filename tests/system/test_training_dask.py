@@ -319,3 +319,23 @@ def test_a_worker_ignores_a_terminals_ctrl_c(trainer: DaskTrainer, gate: Gate) -
     assert outcome.backend == "dask" and not outcome.fallback
     assert (status.n_lost, status.n_fallbacks) == (0, 0)
     assert list(trainer.client.run(os.getpid).values()) == [pid]  # the same worker, alive
+
+
+def test_a_cluster_left_without_workers_gets_them_back_through_a_shared_client(
+    trainer: DaskTrainer,
+) -> None:
+    """The beamline profile's agents train on the session's client, not on its trainer.
+    A worker that closed itself (as one did on a terminal's Ctrl-C before issue 14) is
+    not restarted by its nanny: the agent's trainer notices and starts another."""
+    gp = GaussianProcess(input_bounds=BOUNDS)
+    gp.set_data(*smooth(30))
+    client = trainer.client
+    client.retire_workers(list(client.scheduler_info()["workers"]), close_workers=True)
+    wait_until(lambda: not client.scheduler_info()["workers"], "the worker to close")
+    with TrainingManager(DaskTrainer(client=client), seed=0, **FAST) as manager:
+        manager.submit(gp)
+        outcome = take(manager, gp)  # polling starts a worker, which runs the job
+        status = manager.status()
+    assert outcome.backend == "dask" and not outcome.fallback
+    assert (status.n_lost, status.n_fallbacks) == (0, 0)
+    wait_for_worker(trainer)

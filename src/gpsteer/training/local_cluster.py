@@ -45,6 +45,7 @@ __all__ = [
     "WORKER_ENV",
     "WORKER_NICENESS",
     "default_workers",
+    "lost_workers",
     "main_is_guarded",
     "probe_scheduler",
     "replace_lost_workers",
@@ -219,16 +220,33 @@ def start_local_cluster(n_workers: int, processes: bool) -> tuple[Any, Any]:
     return cluster, client
 
 
+def lost_workers(cluster: Any) -> list[str]:
+    """Names of the workers a ``LocalCluster`` should have but has lost for good.
+
+    Dropped (no replacement registered within ``distributed.deploy.lost-worker-timeout``)
+    or closed (a worker that closed itself, e.g. on Ctrl-C: its nanny then stays closed).
+    """
+    dead = ("closing", "closed", "failed", "closing_gracefully")
+    lost = []
+    for name in cluster.worker_spec:
+        worker = cluster.workers.get(name)
+        status = getattr(getattr(worker, "status", None), "name", "")
+        if worker is None or status in dead:
+            lost.append(name)
+    return lost
+
+
 def replace_lost_workers(cluster: Any, tag: str) -> int:
-    """Start workers for those a ``LocalCluster`` dropped for good; return how many.
+    """Start workers for those a ``LocalCluster`` lost for good (:func:`lost_workers`).
 
     A ``LocalCluster`` closes a crashed worker's nanny when no replacement registered
     within ``distributed.deploy.lost-worker-timeout`` (15 s), e.g. after two crashes in
-    a row on a slow machine; a one-worker cluster would then never run a job again.
-    The replacements get new names (``tag`` appended): the dying worker may still
-    hold its old one. No network traffic.
+    a row on a slow machine, and a nanny whose worker closed itself does not restart
+    it; a one-worker cluster would then never run a job again. The replacements get new
+    names (``tag`` appended): the dying worker may still hold its old one. No network
+    traffic. Returns how many were started.
     """
-    missing = [name for name in cluster.worker_spec if name not in cluster.workers]
+    missing = lost_workers(cluster)
     for name in missing:
         del cluster.worker_spec[name]
         cluster.worker_spec[f"{name}-{tag}"] = cluster.new_spec

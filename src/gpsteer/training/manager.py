@@ -8,8 +8,9 @@ likelihood evaluation (a Cholesky factorisation) in the caller's thread.
 
 When the data changed while a job ran, the next job is submitted at once on the newest
 data, warm started from the best values so far. A job whose worker died is resubmitted
-once; if it is lost again, or the cluster cannot run it, the manager trains inline and
-warns (:class:`~gpsteer.errors.TrainingWarning`).
+once; if it is lost again, or the cluster cannot run it (it has had no workers for a
+while, or its scheduler is gone), the manager trains inline and warns
+(:class:`~gpsteer.errors.TrainingWarning`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ import torch
 from gpsteer.errors import InputError, TrainingError, TrainingWarning
 from gpsteer.gp.fit import FitResult, FitStatus, LocalOptimum, deduplicate_optima
 from gpsteer.gp.model import GaussianProcess
-from gpsteer.training.jobs import JobLostError, JobResult, JobSpec, make_job, run_job
+from gpsteer.training.jobs import (
+    JobLostError,
+    JobResult,
+    JobSpec,
+    NoWorkersError,
+    make_job,
+    run_job,
+)
 from gpsteer.training.scoring import data_key, improves, log_likelihood_at, optimum_weights
 from gpsteer.training.trainers import Trainer, is_cancelled, make_trainer
 
@@ -265,6 +273,10 @@ class TrainingManager:
             outcome = self._decide(gp, job, job.future.result())
             return replace(outcome, resubmitted=self._resubmit_if_stale(gp, job))
         self._last_error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, NoWorkersError):  # resubmitting would wait for nothing again
+            self._counts["lost"] += 1
+            warnings.warn(f"{exc} Training inline meanwhile.", TrainingWarning, stacklevel=4)
+            return self._fallback(gp, job)
         if isinstance(exc, JobLostError):
             self._counts["lost"] += 1
             if job.attempt < 2:
