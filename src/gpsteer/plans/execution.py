@@ -259,15 +259,43 @@ def in_thread(run: RunState, job: Callable[..., T], *args: Any) -> Generator[Msg
     return (yield from wait_for_future(future))
 
 
+def move(run: RunState, point: np.ndarray) -> Generator[Msg, Any, dict[str, float]]:
+    """Move every motor to ``point`` at once and wait; return the timeouts given.
+
+    A motor record whose own ``timeout`` is None gets one from the distance and its
+    speed (:meth:`~gpsteer.plans.validation.Space.move_timeout`), so a move whose IOC
+    died half-way fails instead of waiting for ever.
+    """
+    space = run.setup.space
+    group = f"gpsteer-move-{run.points + 1}"
+    timeouts: dict[str, float] = {}
+    for index, (motor, value) in enumerate(zip(space.motors, point, strict=True)):
+        start = getattr(motor, "position", None)
+        distance = abs(float(value) - float(start)) if _is_number(start) else float("nan")
+        if not np.isfinite(distance):  # where the motor is, is not known: the widest move
+            distance = float(np.ptp(space.bounds[index]))
+        timeout = space.move_timeout(index, distance)
+        kwargs = {} if timeout is None else {"timeout": timeout}
+        if timeout is not None:
+            timeouts[space.names[index]] = timeout
+        yield from bps.abs_set(motor, float(value), group=group, **kwargs)
+    yield from bps.wait(group=group)
+    return timeouts
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
 def measure(run: RunState, point: np.ndarray) -> Generator[Msg, Any, None]:
     """Move to ``point``, trigger and read detectors and motors, checkpoint."""
     space = run.setup.space
-    args: list[Any] = []
-    for motor, value in zip(space.motors, point, strict=True):
-        args.extend([motor, float(value)])
     where = ", ".join(f"{n}={float(v):.6g}" for n, v in zip(space.names, point, strict=True))
     try:
-        yield from bps.mv(*args)
+        yield from move(run, point)
     except Exception as exc:
         error = _device_error(run, exc, space.motors, f"moving to {where}")
         if error is exc:
@@ -319,6 +347,12 @@ def _device_error(run: RunState, exc: Exception, devices: Any, doing: str) -> Ex
         cause = exc.__cause__ or exc
     text = str(cause).rstrip(". ")
     what = f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+    if type(cause).__name__ == "StatusTimeoutError" and doing.startswith("moving"):
+        what += (
+            " (the move did not finish in time: its IOC may have died during the move. "
+            "Without a motor.timeout of its own, a motor record gets 2 x (distance / "
+            "velocity + 2 x acceleration) + 10 s)"
+        )
     return DeviceError(
         f"{' / '.join(names)} failed while {doing} (point {run.points + 1} of run "
         f"{run.uid[:8]}): {what}. The {run.points} point(s) measured before are stored; "

@@ -22,7 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from gpsteer.errors import ConfigurationError, InputError, ShapeError, UnknownNameError
+from gpsteer.errors import (
+    ConfigurationError,
+    DeviceError,
+    GpsteerError,
+    InputError,
+    ShapeError,
+    UnknownNameError,
+)
 
 __all__ = [
     "Space",
@@ -38,6 +45,8 @@ __all__ = [
 
 #: The event dtypes a field name target may have (a scalar reading).
 _SCALAR_DTYPES = ("number", "integer", "boolean")
+#: Seconds added to every default move timeout (a put, a settle, a busy IOC).
+MOVE_TIMEOUT_MARGIN_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -54,12 +63,30 @@ class Space:
         The event field holding each motor's readback (the model inputs ``x``).
     bounds : numpy.ndarray
         ``(d, 2)`` array of ``(lo, hi)`` per input.
+    speeds : tuple of (float or None)
+        Each motor's speed (EGU/s) and acceleration time (s), read when the plan was
+        called, for the default move timeout; None where the motor does not say
+        (not a motor record) or has a ``timeout`` of its own.
     """
 
     motors: tuple[Any, ...]
     names: tuple[str, ...]
     fields: tuple[str, ...]
     bounds: np.ndarray
+    speeds: tuple[tuple[float, float] | None, ...] = ()
+
+    def move_timeout(self, index: int, distance: float) -> float | None:
+        """The default timeout of a move of ``distance`` by motor ``index`` (None: none).
+
+        Twice the time the move needs at the motor's speed, plus its acceleration, plus
+        :data:`MOVE_TIMEOUT_MARGIN_S`: generous for a working motor, finite for one whose
+        IOC died in the middle of the move (ophyd's ``EpicsMotor`` waits for ever).
+        """
+        speed = self.speeds[index] if index < len(self.speeds) else None
+        if speed is None:
+            return None
+        velocity, acceleration = speed
+        return 2.0 * (abs(distance) / velocity + 2.0 * acceleration) + MOVE_TIMEOUT_MARGIN_S
 
     @property
     def dim(self) -> int:
@@ -172,6 +199,51 @@ def readback_field(motor: Any) -> str:
     )
 
 
+def _motor_speed(motor: Any) -> tuple[float, float] | None:
+    """``(velocity, acceleration time)`` of a motor record (EGU/s, s), or None.
+
+    None when the motor has a ``timeout`` of its own (the user chose it), or no
+    ``velocity`` signal (not a motor record: ``SynAxis``, a soft signal), or a velocity
+    that is not a positive number.
+    """
+    if getattr(motor, "timeout", None) is not None or not _set_takes_timeout(motor):
+        return None
+    velocity = getattr(motor, "velocity", None)
+    if not callable(getattr(velocity, "get", None)):
+        return None
+    value = float(velocity.get())
+    acceleration = getattr(motor, "acceleration", None)
+    accel = float(acceleration.get()) if callable(getattr(acceleration, "get", None)) else 0.0
+    if not (math.isfinite(value) and value > 0):
+        return None
+    return value, max(accel, 0.0) if math.isfinite(accel) else 0.0
+
+
+def _set_takes_timeout(motor: Any) -> bool:
+    """Whether ``motor.set(value, timeout=...)`` is allowed (EpicsMotor: yes; SynAxis: no)."""
+    try:
+        parameters = inspect.signature(motor.set).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "timeout" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def _motor_facts(motor: Any, name: str) -> tuple[tuple[float, float] | None, Any, str]:
+    """Limits, speed and readback field of ``motor``; a :class:`DeviceError` if it cannot
+    answer (an ``EpicsMotor`` whose IOC is not running raises ophyd's bare
+    ``DisconnectedError`` here), before anything moves."""
+    try:
+        return _motor_limits(motor), _motor_speed(motor), readback_field(motor)
+    except GpsteerError:
+        raise
+    except Exception as exc:
+        raise DeviceError(
+            f"the motor {name!r} in space does not answer ({type(exc).__name__}: {exc}); "
+            "check that its IOC runs and its PV prefix is right (motor.connected, "
+            "motor.wait_for_connection()). Nothing was moved."
+        ) from exc
+
+
 def _motor_limits(motor: Any) -> tuple[float, float] | None:
     """``motor.limits`` as floats, or None when it has none.
 
@@ -228,15 +300,20 @@ def make_space(space: Mapping[Any, Sequence[float]]) -> Space:
             "space must be a non-empty mapping {motor: (lo, hi), ...}, got "
             f"{type(space).__name__}"
         )
-    motors, names, fields, bounds = [], [], [], []
+    motors, names, fields, bounds, speeds = [], [], [], [], []
     for motor, interval in space.items():
         name = getattr(motor, "name", None)
         if not isinstance(name, str) or not callable(getattr(motor, "set", None)):
             raise InputError(
                 f"each key of space must be a movable device (with .name and .set()), got {motor!r}"
             )
+        if getattr(motor, "connected", True) and getattr(motor, "write_access", True) is False:
+            raise InputError(
+                f"{name!r} in space is read-only ({type(motor).__name__}): a space needs "
+                "movables (motors, setpoints); put detectors in the detector list"
+            )
         lo, hi = _check_interval(name, interval)
-        limits = _motor_limits(motor)
+        limits, speed, field = _motor_facts(motor, name)
         if limits is not None and (lo < limits[0] or hi > limits[1]):
             raise InputError(
                 f"the bounds ({lo}, {hi}) of {name!r} leave its limits {limits}; "
@@ -244,14 +321,21 @@ def make_space(space: Mapping[Any, Sequence[float]]) -> Space:
             )
         motors.append(motor)
         names.append(name)
-        fields.append(readback_field(motor))
+        fields.append(field)
         bounds.append((lo, hi))
+        speeds.append(speed)
     for label, values in (("name", names), ("readback field", fields)):
         if len(set(values)) != len(values):
             raise ConfigurationError(
                 f"two motors in space share a {label} ({values}); each input needs its own motor"
             )
-    return Space(tuple(motors), tuple(names), tuple(fields), np.asarray(bounds, dtype=np.float64))
+    return Space(
+        tuple(motors),
+        tuple(names),
+        tuple(fields),
+        np.asarray(bounds, dtype=np.float64),
+        tuple(speeds),
+    )
 
 
 # -- target --------------------------------------------------------------------
