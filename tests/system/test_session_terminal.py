@@ -59,6 +59,18 @@ REPORT = (
     "'action': _stop.action}))"
 )
 
+REPLAY = (
+    "_agent = replay(catalog[-1]); "
+    "print('REPLAY', repr({'n': _agent.n, 'backend': _agent.training_status().backend})); "
+    "_agent.close()"
+)
+RESUME = 'RE(resume_plan(catalog[-1], [saxs], beamline["saxs"].space(), max_points=3))'
+RESUMED = (
+    "_run = catalog[-1]; _agent = replay(_run); "
+    "print('RESUMED', repr({'plan': _run.metadata['start']['plan_name'], "
+    "'exit_status': _run.metadata['stop']['exit_status'], 'n': _agent.n})); _agent.close()"
+)
+
 
 def _start(tmp: Path) -> TerminalSession:
     session = TerminalSession(copy_profile(tmp), session_env(tmp), tmp, tmp / "terminal.log")
@@ -106,6 +118,16 @@ def ctrl_c_session(tmp_path_factory: pytest.TempPathFactory) -> dict:
         assert match, session.transcript()
         facts["report"] = ast.literal_eval(match.group(1))
 
+        out = session.run(REPLAY, timeout=120)  # replay and resume, no extra arguments
+        match = re.search(r"REPLAY (\{.*\})", out)
+        assert match, session.transcript()
+        facts["replay"] = ast.literal_eval(match.group(1))
+        facts["resume"] = session.run(RESUME, timeout=300)
+        out = session.run(RESUMED, timeout=60)
+        match = re.search(r"RESUMED (\{.*\})", out)
+        assert match, session.transcript()
+        facts["resumed_run"] = ast.literal_eval(match.group(1))
+
         facts["exit_status"], facts["exit_output"] = session.exit(timeout=90)
         facts["left_after_exit"] = wait_gone(pids, 30)
     finally:
@@ -134,8 +156,17 @@ def test_resume_finishes_the_run_with_every_point_trained_on_dask(ctrl_c_session
     assert report["backend"] == "dask" and report["fallbacks"] == 0 and report["jobs"] >= 1
 
 
+def test_the_run_replays_and_resumes_with_no_extra_arguments(ctrl_c_session: dict) -> None:
+    """Issue 14, item 3: ``new_agent()`` trains on the session's Dask client, which a run
+    cannot store; replay and resume_plan asked for ``Agent.from_state(..., training=)``."""
+    assert ctrl_c_session["replay"] == {"n": POINTS, "backend": "dask"}
+    assert "Error" not in ctrl_c_session["resume"], ctrl_c_session["resume"][-3000:]
+    resumed = ctrl_c_session["resumed_run"]
+    assert resumed == {"plan": "resume_plan", "exit_status": "success", "n": POINTS + 3}
+
+
 def test_exit_returns_and_stops_the_ioc_and_the_workers(ctrl_c_session: dict) -> None:
-    output = ctrl_c_session["resumed"] + ctrl_c_session["exit_output"]
+    output = ctrl_c_session["resumed"] + ctrl_c_session["resume"] + ctrl_c_session["exit_output"]
     assert ctrl_c_session["exit_status"] == 0, output[-3000:]
     assert ctrl_c_session["left_after_exit"] == []
     assert "Traceback" not in output and "Error" not in output, output[-3000:]

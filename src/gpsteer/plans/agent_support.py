@@ -8,10 +8,13 @@ on the RunEngine loop.
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "STATE_KEYS",
@@ -20,6 +23,7 @@ __all__ = [
     "model_snapshot",
     "points_in",
     "rebuild_agent",
+    "replay_training",
     "training_future",
     "training_status",
 ]
@@ -85,6 +89,45 @@ def model_snapshot(agent: Any) -> dict[str, Any]:
     snapshot = {key: state.metadata[key] for key in STATE_KEYS if key in state.metadata}
     snapshot["theta"] = np.asarray(state.arrays.get("theta", []), dtype=np.float64).tolist()
     return snapshot
+
+
+#: Seconds to try the scheduler a stored run trained on, when rebuilding its agent.
+REPLAY_CONNECT_TIMEOUT = 1.0
+
+
+def replay_training(
+    configuration: Mapping[str, Any], recorded: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``overrides``, with ``training`` chosen when the run's was an object a run cannot hold.
+
+    The beamline profile's agents train on the session's ``distributed.Client``; a run
+    stores only its description. Rebuilding such an agent needs no argument: it
+    trains on the scheduler the run trained on (the ``address`` its ``agent`` stream
+    recorded) while that still answers (the same session), inline otherwise.
+    """
+    overrides = dict(overrides)
+    if "training" in overrides or not isinstance(configuration.get("training"), Mapping):
+        return overrides
+    from gpsteer.errors import GpsteerError
+    from gpsteer.training import DaskTrainer
+
+    address = recorded.get("address")
+    overrides["training"] = "inline"
+    if isinstance(address, str) and "://" in address:
+        try:
+            overrides["training"] = DaskTrainer(
+                address=address, connect_timeout=REPLAY_CONNECT_TIMEOUT
+            )
+        except GpsteerError:
+            pass
+    where = "inline" if overrides["training"] == "inline" else f"on Dask at {address}"
+    logger.info(
+        "The run trained on %s, which a run cannot store; the rebuilt agent trains %s "
+        "(pass training=... to choose).",
+        configuration["training"].get("custom", "an object"),
+        where,
+    )
+    return overrides
 
 
 def rebuild_agent(

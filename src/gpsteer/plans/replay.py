@@ -258,7 +258,10 @@ def replay(
         The target, when the run's was a reduction that cannot be imported.
     **agent_overrides
         Passed to ``Agent.from_state`` (e.g. ``training="inline"``, or the
-        objects a configuration cannot hold: custom kernels, callables).
+        objects a configuration cannot hold: custom kernels, callables). A run that
+        trained on a ``distributed.Client`` or a trainer object (the beamline
+        profile's agents) needs no ``training=``: the rebuilt agent trains on the
+        scheduler the run recorded, if it still answers, and inline otherwise.
 
     Returns
     -------
@@ -303,8 +306,9 @@ def replay(
     record = records[-1] if upto is None else records[upto]
     n = feeder.n if upto is None else record.n_points
     X, y, nv = feeder.X[:n], feeder.y[:n], feeder.noise_variance
+    overrides = agent_support.replay_training(meta["agent"], records[-1].training, agent_overrides)
     return agent_support.rebuild_agent(
-        meta["agent"], record.state, X, y, None if nv is None else nv[:n], agent_overrides
+        meta["agent"], record.state, X, y, None if nv is None else nv[:n], overrides
     )
 
 
