@@ -20,7 +20,9 @@ if beamline_config.catalog_uri:  # noqa: F821
         api_key=beamline_config.catalog_api_key,  # noqa: F821
     )
 else:
-    catalog = open_catalog(beamline_config.catalog_directory)  # noqa: F821
+    # Served on 127.0.0.1: other processes (gpsteer replay, a notebook) read it, also
+    # while a run is written; they find the server through the catalog directory.
+    catalog = open_catalog(beamline_config.catalog_directory, serve=True)  # noqa: F821
 catalog.subscribe(RE)  # every run is stored, written off the RunEngine loop
 atexit.register(catalog.close)
 

@@ -24,9 +24,12 @@ import copy
 import logging
 import os
 import queue
+import secrets
 import shutil
 import threading
 import uuid
+import warnings
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -239,14 +242,22 @@ class BackgroundWriter:
             self._queue.join()
         self._raise_error()
 
-    def close(self) -> None:
-        """Flush and stop the worker thread."""
+    def close(self, timeout: float | None = None) -> None:
+        """Flush and stop the worker thread; wait at most ``timeout`` seconds (None: no
+        limit) and say so if documents were left unstored."""
         if self._closed:
             return
         self._closed = True
         if self._thread.is_alive():
             self._queue.put(_STOP)
-            self._thread.join()
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning(
+                    "The catalog writer did not finish within %g s; about %d document(s) "
+                    "were not stored.",
+                    timeout,
+                    self._queue.qsize(),
+                )
         self._raise_error()
 
 
@@ -274,6 +285,12 @@ class Catalog:
     _context: Any = field(default=None, repr=False)
     _subscriptions: list[tuple[Any, int, Any]] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
+    _server: Any = field(default=None, repr=False)
+
+    @property
+    def served_at(self) -> str | None:
+        """The URI other processes read this catalog at (``open_catalog(serve=True)``)."""
+        return None if self._server is None else self._server.uri
 
     def writer(self, *, batch_size: int = 1, **kwargs: Any) -> TiledWriter:
         """Return a ``TiledWriter`` that stores the documents it is called with.
@@ -344,9 +361,10 @@ class Catalog:
             if isinstance(callback, BackgroundWriter):
                 callback.flush()
 
-    def close(self) -> None:
-        """Unsubscribe the writers added by :meth:`subscribe`, finish their writes,
-        and release the in-process app (or the connection to the server)."""
+    def close(self, timeout: float | None = None) -> None:
+        """Unsubscribe the writers added by :meth:`subscribe`, finish their writes (at
+        most ``timeout`` seconds each; None: no limit), and release the in-process app
+        (or the connection to the server)."""
         if self._closed:
             return
         self._closed = True
@@ -355,12 +373,14 @@ class Catalog:
             RE.unsubscribe(token)
             if isinstance(callback, BackgroundWriter):
                 try:
-                    callback.close()
+                    callback.close(timeout)
                 except CatalogError as exc:
                     errors.append(exc)
         self._subscriptions.clear()
         if self._context is not None:
             self._context.close()
+        if self._server is not None:
+            self._server.stop()
         if errors:
             raise errors[0]
 
@@ -390,6 +410,43 @@ class Catalog:
         self.close()
 
 
+def _quiet_tiled() -> None:
+    """tiled's server module logs "Tiled version ..." to stderr (its own handler, level
+    INFO) each time an app starts: once per catalog opened. Keep its warnings only."""
+    logging.getLogger("tiled.server.app").setLevel(logging.WARNING)
+
+
+#: Seconds a catalog closing at interpreter exit waits for its writers.
+EXIT_CLOSE_TIMEOUT_S = 60.0
+
+
+def _close_before_thread_shutdown(catalog: Catalog) -> None:
+    """Close ``catalog`` when the interpreter begins to exit, before its threads are joined.
+
+    Why not ``atexit``: Python joins threads (and closes tiled's in-process app, whose
+    portal thread serves every write) *before* it runs ``atexit`` hooks. A writer still
+    storing a run's last documents then waits for a portal that is gone, and exit
+    hangs. ``threading._register_atexit`` hooks run first, newest first (CPython 3.9+).
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:
+        return
+    ref = weakref.ref(catalog)
+
+    def close() -> None:
+        open_catalog_ = ref()
+        if open_catalog_ is not None:
+            try:
+                open_catalog_.close(timeout=EXIT_CLOSE_TIMEOUT_S)
+            except Exception as exc:  # exiting anyway: say what was lost
+                logger.warning("Closing the catalog at exit failed: %s", exc)
+
+    try:
+        register(close)
+    except RuntimeError:  # the interpreter is already shutting down
+        pass
+
+
 def open_catalog(
     directory: str | os.PathLike[str] | None = None,
     *,
@@ -397,6 +454,7 @@ def open_catalog(
     api_key: str | None = None,
     runs_key: str = "runs",
     min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+    serve: bool = False,
 ) -> Catalog:
     """Open (creating if needed) the catalog that runs are stored in.
 
@@ -415,6 +473,12 @@ def open_catalog(
         Name of the container that holds the runs.
     min_free_bytes : int
         Refuse an embedded catalog on a disk with less free space than this.
+    serve : bool
+        Embedded catalog: also serve it over HTTP on 127.0.0.1 (a tiled server in a
+        thread, :mod:`gpsteer.plans.catalog_server`) so that other processes can read
+        it, also during a run; this process writes through the server too. Without
+        ``serve``, a directory that another live session serves is opened through
+        that session's server.
 
     Returns
     -------
@@ -440,13 +504,24 @@ def open_catalog(
     path = Path(directory).expanduser() if directory is not None else default_catalog_directory()
     path = path.absolute()
     _check_writable(path, min_free_bytes)
-    return _open_embedded(path, runs_key=runs_key)
+    from gpsteer.plans.catalog_server import find_server
+
+    served = None if serve else find_server(path)
+    if served is not None:  # another session writes here: read through its server
+        catalog = _open_remote(served.uri, api_key=served.api_key, runs_key=runs_key)
+        catalog.directory = path
+        return catalog
+    return _open_embedded(path, runs_key=runs_key, serve=serve)
 
 
-def _open_embedded(directory: Path, *, runs_key: str) -> Catalog:
+def _open_embedded(directory: Path, *, runs_key: str, serve: bool = False) -> Catalog:
     from tiled.catalog import from_uri as catalog_from_uri
     from tiled.client import Context, from_context
     from tiled.server.app import build_app
+
+    from gpsteer.plans.catalog_server import serve_directory
+
+    _quiet_tiled()
 
     data_dir = directory / "data"
     database = directory / "catalog.db"
@@ -459,8 +534,39 @@ def _open_embedded(directory: Path, *, runs_key: str) -> Catalog:
             writable_storage=[str(data_dir), f"duckdb:///{directory / 'storage.duckdb'}"],
             init_if_not_exists=needs_init,
         )
-        app = build_app(adapter, serialization_registry=_serialization_registry())
-        context = Context.from_app(app)
+        if serve:
+            from tiled.config import Authentication
+
+            key = secrets.token_hex(16)
+            app = build_app(
+                adapter,
+                authentication=Authentication(single_user_api_key=key),
+                serialization_registry=_serialization_registry(),
+            )
+        else:
+            app = build_app(adapter, serialization_registry=_serialization_registry())
+    except CatalogError:
+        raise
+    except Exception as exc:
+        raise CatalogError(
+            f"cannot open the embedded catalog in {str(directory)!r}: {exc}. "
+            "If the files there are not a tiled catalog, open another directory."
+        ) from exc
+    if serve:
+        server = serve_directory(directory, app, key)
+        try:
+            catalog = _open_remote(server.uri, api_key=key, runs_key=runs_key)
+        except BaseException:
+            server.stop()
+            raise
+        catalog.directory, catalog._server = directory, server
+        return catalog
+    try:
+        with warnings.catch_warnings():
+            # tiled's in-process client imports starlette's TestClient, which warns that
+            # it should use httpx2: tiled's choice, not the user's, on every open.
+            warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
+            context = Context.from_app(app)
     except CatalogError:
         raise
     except Exception as exc:
@@ -473,7 +579,9 @@ def _open_embedded(directory: Path, *, runs_key: str) -> Catalog:
     except BaseException:
         context.close()
         raise
-    return Catalog(runs=runs, directory=directory, _context=context)
+    catalog = Catalog(runs=runs, directory=directory, _context=context)
+    _close_before_thread_shutdown(catalog)
+    return catalog
 
 
 def _init_database(uri: str) -> bool:
@@ -542,7 +650,9 @@ def _open_remote(uri: str, *, api_key: str | None, runs_key: str) -> Catalog:
         runs = node
     else:
         runs = _ensure_runs_container(node, runs_key)
-    return Catalog(runs=runs, uri=uri, _context=node.context)
+    catalog = Catalog(runs=runs, uri=uri, _context=node.context)
+    _close_before_thread_shutdown(catalog)
+    return catalog
 
 
 @dataclass(frozen=True)
