@@ -489,7 +489,7 @@ def check_initial_points(initial_points: Any, space: Space, max_points: int) -> 
         row, col = np.argwhere(outside)[0]
         raise InputError(
             f"initial point {row} puts {space.names[col]!r} at {points[row, col]}, outside "
-            f"its bounds {tuple(space.bounds[col])}; move the point inside the space"
+            f"its bounds {tuple(space.bounds[col].tolist())}; move the point inside the space"
         )
     if len(points) > max_points:
         raise InputError(
@@ -522,7 +522,7 @@ def check_agent(agent: Any, space: Space) -> None:
     if (low | high).any():
         i = int(np.argmax(low | high))
         raise ConfigurationError(
-            f"the agent's domain for input {i} ({tuple(agent_bounds[i])}) reaches outside the "
-            f"bounds of {space.names[i]!r} {tuple(space.bounds[i])}; give the agent bounds "
-            "inside the space"
+            f"the agent's domain for input {i} {tuple(agent_bounds[i].tolist())} reaches outside "
+            f"the bounds of {space.names[i]!r} {tuple(space.bounds[i].tolist())}; give the agent "
+            "bounds inside the space"
         )
