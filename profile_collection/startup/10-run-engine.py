@@ -1,6 +1,7 @@
 """The RunEngine, with the run catalog, BestEffortCallback and progress bars subscribed."""
 
 import atexit
+import logging
 
 import bluesky.plan_stubs as bps  # noqa: F401  (for the session)
 import bluesky.plans as bp  # noqa: F401
@@ -9,9 +10,22 @@ from bluesky import RunEngine
 from bluesky.callbacks.best_effort import BestEffortCallback
 from bluesky.utils import ProgressBarManager
 
+from gpsteer.errors import GpsteerError
 from gpsteer.plans import list_runs, open_catalog  # noqa: F401
 
 RE = RunEngine()
+
+
+class _ShownByIPython(logging.Filter):
+    """Drop bluesky's "Run aborted" log of a gpsteer error: IPython shows the same error
+    (and its message says what to do); with the log, a failure was printed 3-4 times."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (record.msg == "Run aborted" and isinstance(error, GpsteerError))
+
+
+logging.getLogger("bluesky").addFilter(_ShownByIPython())
 RE.md["beamline_id"] = "gpsteer-sim" if beamline_config.simulated else "gpsteer"  # noqa: F821
 
 if beamline_config.catalog_uri:  # noqa: F821

@@ -33,6 +33,9 @@ RELATIVE_TOLERANCE = 1e-9
 LOO_TOLERANCE = 2.0
 #: Fewer points than this: the leave-one-out error says too little; likelihood alone.
 LOO_MIN_POINTS = 5
+#: The check applies when the current model shows structure: its leave-one-out error
+#: is below this fraction of the error of predicting every point by the mean.
+STRUCTURE_FRACTION = 0.5
 
 
 def data_key(gp: GaussianProcess) -> str:
@@ -85,6 +88,14 @@ def loo_error_at(gp: GaussianProcess, theta: np.ndarray) -> float:
     return value if np.isfinite(value) else float("inf")
 
 
+def _loo_error_of_the_mean(gp: GaussianProcess) -> float:
+    """Mean squared leave-one-out error of predicting each point by the mean of the
+    others, in units of the output scale: what a model that sees only noise achieves."""
+    y = np.asarray(gp.y, dtype=float) / gp.y_scale
+    n = y.size
+    return float(np.var(y) * (n / (n - 1)) ** 2) if n > 1 else float("inf")
+
+
 def improves(candidate: float, current: float) -> bool:
     """Whether log likelihood ``candidate`` beats ``current`` by more than the tolerance."""
     if not np.isfinite(candidate):
@@ -117,7 +128,10 @@ def choose_candidate(
 
     Candidates that improve the likelihood are tried best first; the first whose
     leave-one-out error is within :data:`LOO_TOLERANCE` of the current model's wins.
-    Likelihood alone can prefer a model that explains structured data as noise.
+    Likelihood alone can prefer a model that explains structured data as noise. The
+    check applies only when the current model predicts held-out points clearly better
+    than their mean does (:data:`STRUCTURE_FRACTION`): on data without such structure
+    (flat, or all noise) there is nothing to lose, and the likelihood decides.
     """
     if not scored:
         return None, False, None
@@ -127,6 +141,8 @@ def choose_candidate(
     if gp.n < LOO_MIN_POINTS:
         return better[0], True, None
     loo_now = loo_error_at(gp, theta_now)
+    if not loo_now < STRUCTURE_FRACTION * _loo_error_of_the_mean(gp):
+        return better[0], True, None  # the current model predicts no structure to lose
     errors = []
     for candidate in better:
         errors.append(loo_error_at(gp, candidate[0]))
