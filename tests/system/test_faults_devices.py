@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -250,6 +251,69 @@ def test_a_move_that_times_out_fails_naming_the_motor(
     run = catalog[-1]
     assert run.metadata["stop"]["num_events"]["primary"] == 9
     assert agent.n == 9
+
+
+def test_motor_ioc_dies_during_a_move_fails_within_the_default_timeout(
+    running: Station, RE: RunEngine, catalog: Catalog
+) -> None:
+    """Issue 14, item 5: the IOC dies while a motor moves and nobody set motor.timeout.
+    Before, the move never completed and the plan waited for ever; now every move of a
+    motor record has a timeout from its distance and speed, and the run fails with the
+    same DeviceError as a motor gone between points."""
+    agent = fast_agent()
+    motors = (running.stage.x, running.stage.y)
+    assert all(m.timeout is None for m in motors)  # as the shipped profile leaves them
+    for motor in motors:
+        motor.velocity.put(1.0)  # 1 mm/s: a move between points lasts seconds
+    killed = threading.Event()
+
+    def kill_during_a_move() -> None:
+        end = time.monotonic() + 120.0
+        while not any(m.moving for m in motors) and time.monotonic() < end:
+            time.sleep(0.005)
+        running.kill()
+        killed.set()
+
+    started: list[int] = []
+
+    def from_six(agent: Agent, progress: Any) -> bool:
+        if progress.points >= 6 and not started:  # the first decision after six points
+            started.append(progress.points)
+            threading.Thread(target=kill_during_a_move, name="test-killer").start()
+        return False
+
+    with pytest.raises(DeviceError, match="did not finish in time") as raised:
+        RE(
+            autonomous_plan(
+                [running.det],
+                running.space,
+                target="saxs_q0",
+                agent=agent,
+                max_points=12,
+                stop_when=from_six,
+                progress=False,
+            )
+        )
+    assert killed.is_set()
+    message = str(raised.value)
+    measured = started[0]
+    assert message.startswith(("saxs_stage_x", "saxs_stage_y"))
+    assert f"point {measured + 1} of run" in message
+    assert "failed while moving to" in message and "StatusTimeoutError" in message
+    run = catalog[-1]
+    assert run.metadata["stop"]["exit_status"] == "fail"
+    assert run.metadata["stop"]["num_events"]["primary"] == measured and agent.n == measured
+
+
+def test_a_motor_that_is_not_connected_is_named_before_anything_moves() -> None:
+    """Issue 14, item 8: ophyd's bare DisconnectedError, with no gpsteer context, before."""
+    from ophyd import EpicsMotor
+    from ophyd.sim import det
+
+    ghost = EpicsMotor("gpsteer-no-such-ioc:x", name="ghost")
+    with pytest.raises(DeviceError, match=r"'ghost' in space does not answer.*Nothing was moved"):
+        autonomous_plan([det], {ghost: (0.0, 1.0)}, target="det", max_points=3)
+    ghost.destroy()
 
 
 def test_bounds_outside_the_motor_record_limits_are_refused(running: Station) -> None:

@@ -170,8 +170,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def scheduler() -> Iterator[tuple[str, subprocess.Popen]]:
-    """A ``dask scheduler`` process and one ``dask worker`` process on 127.0.0.1."""
+def scheduler() -> Iterator[tuple[str, subprocess.Popen, subprocess.Popen]]:
+    """A ``dask scheduler`` process and one ``dask worker`` process (no nanny: nothing
+    restarts it) on 127.0.0.1: ``(address, scheduler, worker)``."""
     from distributed import Client
 
     dask = str(Path(sys.executable).with_name("dask"))
@@ -205,7 +206,7 @@ def scheduler() -> Iterator[tuple[str, subprocess.Popen]]:
         client = wait_until(lambda: _client(Client, address), "the scheduler")
         client.wait_for_workers(1, timeout=DEADLINE)
         client.close()
-        yield address, processes[0]
+        yield address, processes[0], processes[1]
     finally:
         for process in processes:
             process.kill()
@@ -225,9 +226,9 @@ def _polled(agent: Agent) -> Any:
 
 
 def test_the_scheduler_goes_away_and_training_falls_back_inline(
-    RE: RunEngine, scheduler: tuple[str, subprocess.Popen]
+    RE: RunEngine, scheduler: tuple[str, subprocess.Popen, subprocess.Popen]
 ) -> None:
-    address, process = scheduler
+    address, process, _ = scheduler
     trainer = DaskTrainer(address=address, connect_timeout=2.0)
     agent = Agent(
         bounds=BOUNDS,
@@ -270,3 +271,58 @@ def test_the_scheduler_goes_away_and_training_falls_back_inline(
     assert status.last_accepted["backend"] == "inline"
     assert status.last_accepted["n_points"] == 20  # the final training ran, inline
     assert "went away" in status.last_error
+
+
+# -- the only worker is killed and nothing restarts it ------------------------------------
+
+
+def test_a_worker_killed_with_no_respawn_training_goes_inline_and_the_run_ends(
+    RE: RunEngine, scheduler: tuple[str, subprocess.Popen, subprocess.Popen]
+) -> None:
+    """Issue 14, item 2: a client that is ``running`` with no workers. Before, the next
+    training job waited on the scheduler for ever and the run hung at 100 % in its
+    final training. Now the job fails after ``no_workers_timeout`` with NoWorkersError,
+    it is trained inline (with a warning saying why), and the run ends."""
+    address, _, worker = scheduler
+    trainer = DaskTrainer(address=address, connect_timeout=2.0, no_workers_timeout=3.0)
+    agent = Agent(
+        bounds=BOUNDS,
+        training=trainer,
+        seed=0,
+        optimizer=OPTIMIZER,
+        train_schedule=TrainingSchedule(first=6, factor=1.3, n_starts=1, max_iter=25),
+    )
+
+    def worker_dies_at_eight(agent: Agent, progress: Any) -> bool:
+        if progress.points == 8 and worker.poll() is None:
+            # (this runs in the decision thread, which owns the agent: poll it here)
+            wait_until(lambda: _polled(agent).n_accepted, "a job done on the cluster")
+            worker.kill()  # SIGKILL, and no nanny to start another
+            worker.wait()
+            wait_until(lambda: trainer.client.scheduler_info()["n_workers"] == 0, "no worker")
+        return False
+
+    try:
+        with pytest.warns(TrainingWarning, match="has had no workers"):
+            docs = run_collecting(
+                RE,
+                autonomous_plan(
+                    [det],
+                    SPACE,
+                    target="det",
+                    agent=agent,
+                    max_points=16,
+                    stop_when=worker_dies_at_eight,
+                    progress=False,
+                ),
+            )
+        status = agent.training_status()
+    finally:
+        agent.close()
+    assert stop_doc(docs)["exit_status"] == "success"
+    assert stop_doc(docs)["num_events"]["primary"] == 16 and agent.n == 16
+    assert status.n_fallbacks >= 1 and "NoWorkersError" in status.last_error
+    assert status.last_accepted["backend"] == "inline"
+    assert status.last_accepted["n_points"] == 16  # the final training ran, inline
+    stop = read_decisions(docs)[-1]
+    assert stop.action == "stop" and stop.training["n_fallbacks"] >= 1

@@ -238,3 +238,40 @@ def test_the_cli_lists_runs_and_writes_a_map(
     assert "20 points" in capsys.readouterr().out
     assert _cli(["replay", "ffffffff", "--catalog", str(catalog_dir)]) == 1
     assert "no run" in capsys.readouterr().err
+
+
+def test_a_run_trained_on_a_dask_client_replays_and_resumes_with_no_arguments(
+    RE: RunEngine, catalog: Catalog
+) -> None:
+    """Issue 14, item 3: the beamline profile's agents train on the session's Dask client,
+    an object a run cannot store. Replay and resume asked for ``Agent.from_state(...,
+    training=...)`` before; now the rebuilt agent trains on the scheduler the run recorded
+    while it answers (the same session), and inline once it is gone."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1",
+        protocol="tcp://", dashboard_address=None,
+    )  # fmt: skip
+    client = Client(cluster, set_as_default=False)
+    try:
+        agent = fast_agent(training=client)
+        (uid,) = RE(
+            autonomous_plan([det2d], SPACE, target="det2d", agent=agent, max_points=10,
+                            progress=False)
+        )  # fmt: skip
+        agent.close()
+        rebuilt = replay(catalog[uid])  # no arguments
+        assert rebuilt.n == 10 and rebuilt.training_status().backend == "dask"
+        assert rebuilt.training_status().address == cluster.scheduler_address
+        rebuilt.close()
+        (resumed,) = RE(resume_plan(catalog[uid], [det2d], SPACE, max_points=3, progress=False))
+        continued = replay(catalog[resumed])
+        assert continued.n == 13
+        continued.close()
+    finally:
+        client.close()
+        cluster.close()
+    later = replay(catalog[uid])  # the session's cluster is gone: inline, still no arguments
+    assert later.n == 10 and later.training_status().backend == "inline"
+    later.close()

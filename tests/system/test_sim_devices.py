@@ -182,3 +182,13 @@ def test_a_new_setpoint_during_a_move_retargets_it(saxs_station):
     assert motor.position == pytest.approx(-2.0, abs=1e-6)
     assert motor.user_setpoint.get(use_monitor=False) == pytest.approx(-2.0)
     assert int(motor.motor_done_move.get(use_monitor=False)) == 1
+
+
+def test_motor_positions_carry_precision_and_units(saxs_station):
+    """BestEffortCallback formats a motor column with its precision: 0 showed the
+    simulated stages' positions as integers (issue 14, item 8)."""
+    stage, _ = saxs_station
+    for motor in (stage.x, stage.y):
+        (readback,) = [v for k, v in motor.describe().items() if k == motor.name]
+        assert (readback["precision"], readback["units"]) == (4, "mm")
+        assert motor.precision == 4 and motor.egu == "mm"

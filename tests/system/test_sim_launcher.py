@@ -73,7 +73,7 @@ def test_console_command_serves_an_ioc(tmp_path):
     env = {**os.environ, "EPICS_CA_SERVER_PORT": str(port)}
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [str(script), "sim", "ir", "--prefix", prefix, "--port", str(port), "--list-pvs"],
+            [str(script), "sim", "ir", "--prefix", prefix, "--port", str(port)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -96,4 +96,34 @@ def test_console_command_serves_an_ioc(tmp_path):
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=10)
     assert code == 0
-    assert f"{prefix}spec:Spectrum" in log.read_text(), "--list-pvs logs the PV names"
+
+
+#: Run in a child process: start an IOC, say its pid, wait to be killed.
+_PARENT = """
+import sys, time
+from gpsteer.sim_devices.launcher import start_ioc
+print(start_ioc("ir").handle.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def test_an_ioc_has_its_own_session_and_exits_when_its_parent_is_killed():
+    """Own session: a terminal's Ctrl-C (SIGINT to the foreground process group) misses
+    it. A parent killed without running atexit (SIGKILL) still takes it down: the IOC
+    reads end of file on the pipe the parent held (``--exit-with-stdin``)."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        pid = int(parent.stdout.readline())
+        assert os.getsid(pid) == pid != os.getsid(parent.pid)
+        assert os.getpgid(pid) != os.getpgid(parent.pid)
+    finally:
+        parent.kill()
+        parent.wait(10)
+        parent.stdout.close()
+    for _ in range(100):  # readiness, not timing: poll until the IOC has gone
+        if _gone(pid):
+            break
+        time.sleep(0.1)
+    assert _gone(pid), "the IOC outlived the process that started it"

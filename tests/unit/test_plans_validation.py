@@ -16,12 +16,8 @@ from gpsteer import Agent
 from gpsteer.callbacks import LiveAgentPlot
 from gpsteer.errors import ConfigurationError, InputError, ShapeError, UnknownNameError
 from gpsteer.plans import autonomous_plan
-from gpsteer.plans.validation import (
-    check_initial_points,
-    make_space,
-    make_target,
-    readback_field,
-)
+from gpsteer.plans.space import make_space, readback_field
+from gpsteer.plans.validation import check_initial_points, make_target
 
 
 class LimitedAxis(SynAxis):
@@ -154,3 +150,14 @@ def test_explicit_initial_points_are_returned_as_an_array() -> None:
     points = check_initial_points([[0.0, 0.5], [-1.0, 1.0]], space, max_points=5)
     assert isinstance(points, np.ndarray) and points.shape == (2, 2)
     assert check_initial_points(3, space, max_points=5) == 3
+
+
+def test_messages_show_plain_numbers_not_numpy_reprs() -> None:
+    """Issue 14, item 8: a message read ``(np.float64(-5.0), np.float64(5.0))``."""
+    from gpsteer.plans.validation import check_agent
+
+    space = make_space({SynAxis(name="sx"): (-1.0, 1.0)})
+    with pytest.raises(ConfigurationError) as raised:
+        check_agent(Agent(bounds=[(-5.0, 5.0)]), space)
+    assert "np.float64" not in str(raised.value)
+    assert "(-5.0, 5.0)" in str(raised.value) and "(-1.0, 1.0)" in str(raised.value)

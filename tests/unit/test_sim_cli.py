@@ -25,6 +25,19 @@ def test_sim_help_lists_the_pvs(kind, pv, capsys):
     assert pv in out and "--seed" in out and "--port" in out
 
 
+@pytest.mark.parametrize(
+    ("kind", "pv"),
+    [("saxs", "sim:saxs:cam1:Acquire"), ("arpes", "sim:arpes:x"), ("ir", "sim:ir:spec:Spectrum")],
+)
+def test_sim_list_pvs_prints_the_names_and_returns(kind, pv, capsys):
+    """The README's ``gpsteer sim saxs --list-pvs`` lists and exits; it serves nothing."""
+    assert cli.main(["sim", kind, "--list-pvs"]) == 0  # returns: no server was started
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.split()[0] == pv for line in lines), lines
+    motor = next(line for line in lines if line.split()[0] == f"sim:{kind}:x")
+    assert "motor record" in motor
+
+
 def test_sim_refuses_non_loopback_interfaces(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["sim", "ir", "--interfaces", "0.0.0.0"])

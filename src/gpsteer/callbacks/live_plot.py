@@ -115,7 +115,7 @@ def plot_map(
     agent : Agent
         An agent with data (``predict``, ``X``, ``y``).
     space : Space or list of dict
-        Axis names and bounds (a :class:`~gpsteer.plans.validation.Space` or a
+        Axis names and bounds (a :class:`~gpsteer.plans.space.Space` or a
         run's ``start["gpsteer"]["space"]``).
     figure : matplotlib.figure.Figure, optional
         Drawn into after clearing it; default a new figure (no pyplot needed).

@@ -3,6 +3,8 @@
 * :mod:`~gpsteer.catalog.directory`: where an embedded catalog lives, checked writable;
 * :mod:`~gpsteer.catalog.store`: :func:`open_catalog` (an embedded SQLite catalog,
   or a tiled server) and :class:`Catalog`, which subscribes a RunEngine;
+* :mod:`~gpsteer.catalog.server`: an embedded catalog served over HTTP on loopback
+  (``open_catalog(serve=True)``), so other processes read it during a run;
 * :mod:`~gpsteer.catalog.writer`: :class:`BackgroundWriter`, storing documents
   off the RunEngine's loop;
 * :mod:`~gpsteer.catalog.runs`: :func:`list_runs`, :func:`run_documents`;

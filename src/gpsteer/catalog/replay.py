@@ -15,13 +15,14 @@ the whole chain is rebuilt.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gpsteer.callbacks.feeder import AgentFeeder
 from gpsteer.catalog.runs import run_documents
 from gpsteer.catalog.store import Catalog
-from gpsteer.errors import CatalogError, ConfigurationError, InputError
+from gpsteer.errors import CatalogError, ConfigurationError, GpsteerError, InputError
 from gpsteer.schema.agent_stream import STREAM, DecisionRecord
 from gpsteer.schema.run_start import RunStart
 from gpsteer.schema.target import TargetSpec
@@ -30,6 +31,10 @@ __all__ = ["read_decisions", "replay", "target_of"]
 
 #: How many resumed runs a replay follows back before giving up (a loop guard).
 _MAX_CHAIN = 1000
+#: Seconds to try the scheduler a stored run trained on, when rebuilding its agent.
+REPLAY_CONNECT_TIMEOUT = 1.0
+
+logger = logging.getLogger(__name__)
 
 
 class _DecisionReader:
@@ -136,7 +141,10 @@ def replay(
         The target, when the run's was a reduction that cannot be imported.
     **agent_overrides
         Passed to ``Agent.from_state`` (e.g. ``training="inline"``, or the
-        objects a configuration cannot hold: custom kernels, callables).
+        objects a configuration cannot hold: custom kernels, callables). A run that
+        trained on a ``distributed.Client`` or a trainer object (the beamline
+        profile's agents) needs no ``training=``: the rebuilt agent trains on the
+        scheduler the run recorded, if it still answers, and inline otherwise.
 
     Returns
     -------
@@ -177,6 +185,41 @@ def replay(
     X, y, nv = feeder.X[:n], feeder.y[:n], feeder.noise_variance
     from gpsteer.agent import Agent
 
+    overrides = _replay_training(meta.agent, records[-1].training, agent_overrides)
     return Agent.from_snapshot(
-        dict(meta.agent), record.state, X, y, None if nv is None else nv[:n], **agent_overrides
+        dict(meta.agent), record.state, X, y, None if nv is None else nv[:n], **overrides
     )
+
+
+def _replay_training(
+    configuration: Mapping[str, Any], recorded: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``overrides``, with ``training`` chosen when the run's was an object a run cannot hold.
+
+    The beamline profile's agents train on the session's ``distributed.Client``; a run
+    stores only its description. Rebuilding such an agent needs no argument: it
+    trains on the scheduler the run trained on (the ``address`` its ``agent`` stream
+    recorded) while that still answers (the same session), inline otherwise.
+    """
+    overrides = dict(overrides)
+    if "training" in overrides or not isinstance(configuration.get("training"), Mapping):
+        return overrides
+    from gpsteer.training import DaskTrainer
+
+    address = recorded.get("address")
+    overrides["training"] = "inline"
+    if isinstance(address, str) and "://" in address:
+        try:
+            overrides["training"] = DaskTrainer(
+                address=address, connect_timeout=REPLAY_CONNECT_TIMEOUT
+            )
+        except GpsteerError:
+            pass
+    where = "inline" if overrides["training"] == "inline" else f"on Dask at {address}"
+    logger.info(
+        "The run trained on %s, which a run cannot store; the rebuilt agent trains %s "
+        "(pass training=... to choose).",
+        configuration["training"].get("custom", "an object"),
+        where,
+    )
+    return overrides

@@ -19,11 +19,11 @@ Layout of an embedded catalog directory::
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import os
-import threading
+import secrets
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -33,8 +33,9 @@ from gpsteer.catalog.directory import (
     DEFAULT_MIN_FREE_BYTES,
     check_writable,
     default_catalog_directory,
+    init_database,
 )
-from gpsteer.catalog.writer import BackgroundWriter
+from gpsteer.catalog.writer import BackgroundWriter, close_before_thread_shutdown
 from gpsteer.errors import CatalogError, InputError
 
 if TYPE_CHECKING:
@@ -102,6 +103,12 @@ class Catalog:
     _context: Any = field(default=None, repr=False)
     _subscriptions: list[tuple[Any, int, Any]] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
+    _server: Any = field(default=None, repr=False)
+
+    @property
+    def served_at(self) -> str | None:
+        """The URI other processes read this catalog at (``open_catalog(serve=True)``)."""
+        return None if self._server is None else self._server.uri
 
     def writer(self, *, batch_size: int = 1, **kwargs: Any) -> TiledWriter:
         """Return a ``TiledWriter`` that stores the documents it is called with.
@@ -172,9 +179,10 @@ class Catalog:
             if isinstance(callback, BackgroundWriter):
                 callback.flush()
 
-    def close(self) -> None:
-        """Unsubscribe the writers added by :meth:`subscribe`, finish their writes,
-        and release the in-process app (or the connection to the server)."""
+    def close(self, timeout: float | None = None) -> None:
+        """Unsubscribe the writers added by :meth:`subscribe`, finish their writes (at
+        most ``timeout`` seconds each; None: no limit), and release the in-process app
+        (or the connection to the server)."""
         if self._closed:
             return
         self._closed = True
@@ -183,12 +191,14 @@ class Catalog:
             RE.unsubscribe(token)
             if isinstance(callback, BackgroundWriter):
                 try:
-                    callback.close()
+                    callback.close(timeout)
                 except CatalogError as exc:
                     errors.append(exc)
         self._subscriptions.clear()
         if self._context is not None:
             self._context.close()
+        if self._server is not None:
+            self._server.stop()
         if errors:
             raise errors[0]
 
@@ -218,6 +228,12 @@ class Catalog:
         self.close()
 
 
+def _quiet_tiled() -> None:
+    """tiled's server module logs "Tiled version ..." to stderr (its own handler, level
+    INFO) each time an app starts: once per catalog opened. Keep its warnings only."""
+    logging.getLogger("tiled.server.app").setLevel(logging.WARNING)
+
+
 def open_catalog(
     directory: str | os.PathLike[str] | None = None,
     *,
@@ -225,6 +241,7 @@ def open_catalog(
     api_key: str | None = None,
     runs_key: str = "runs",
     min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+    serve: bool = False,
 ) -> Catalog:
     """Open (creating if needed) the catalog that runs are stored in.
 
@@ -243,6 +260,12 @@ def open_catalog(
         Name of the container that holds the runs.
     min_free_bytes : int
         Refuse an embedded catalog on a disk with less free space than this.
+    serve : bool
+        Embedded catalog: also serve it over HTTP on 127.0.0.1 (a tiled server in a
+        thread, :mod:`gpsteer.catalog.server`) so that other processes can read
+        it, also during a run; this process writes through the server too. Without
+        ``serve``, a directory that another live session serves is opened through
+        that session's server.
 
     Returns
     -------
@@ -268,27 +291,69 @@ def open_catalog(
     path = Path(directory).expanduser() if directory is not None else default_catalog_directory()
     path = path.absolute()
     check_writable(path, min_free_bytes)
-    return _open_embedded(path, runs_key=runs_key)
+    from gpsteer.catalog.server import find_server
+
+    served = None if serve else find_server(path)
+    if served is not None:  # another session writes here: read through its server
+        catalog = _open_remote(served.uri, api_key=served.api_key, runs_key=runs_key)
+        catalog.directory = path
+        return catalog
+    return _open_embedded(path, runs_key=runs_key, serve=serve)
 
 
-def _open_embedded(directory: Path, *, runs_key: str) -> Catalog:
+def _open_embedded(directory: Path, *, runs_key: str, serve: bool = False) -> Catalog:
     from tiled.catalog import from_uri as catalog_from_uri
     from tiled.client import Context, from_context
     from tiled.server.app import build_app
+
+    from gpsteer.catalog.server import serve_directory
+
+    _quiet_tiled()
 
     data_dir = directory / "data"
     database = directory / "catalog.db"
     try:
         data_dir.mkdir(exist_ok=True)
         uri = f"sqlite:///{database}"
-        needs_init = not _init_database(uri)
+        needs_init = not init_database(uri)
         adapter = catalog_from_uri(
             uri,
             writable_storage=[str(data_dir), f"duckdb:///{directory / 'storage.duckdb'}"],
             init_if_not_exists=needs_init,
         )
-        app = build_app(adapter, serialization_registry=_serialization_registry())
-        context = Context.from_app(app)
+        if serve:
+            from tiled.config import Authentication
+
+            key = secrets.token_hex(16)
+            app = build_app(
+                adapter,
+                authentication=Authentication(single_user_api_key=key),
+                serialization_registry=_serialization_registry(),
+            )
+        else:
+            app = build_app(adapter, serialization_registry=_serialization_registry())
+    except CatalogError:
+        raise
+    except Exception as exc:
+        raise CatalogError(
+            f"cannot open the embedded catalog in {str(directory)!r}: {exc}. "
+            "If the files there are not a tiled catalog, open another directory."
+        ) from exc
+    if serve:
+        server = serve_directory(directory, app, key)
+        try:
+            catalog = _open_remote(server.uri, api_key=key, runs_key=runs_key)
+        except BaseException:
+            server.stop()
+            raise
+        catalog.directory, catalog._server = directory, server
+        return catalog
+    try:
+        with warnings.catch_warnings():
+            # tiled's in-process client imports starlette's TestClient, which warns that
+            # it should use httpx2: tiled's choice, not the user's, on every open.
+            warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
+            context = Context.from_app(app)
     except CatalogError:
         raise
     except Exception as exc:
@@ -301,58 +366,9 @@ def _open_embedded(directory: Path, *, runs_key: str) -> Catalog:
     except BaseException:
         context.close()
         raise
-    return Catalog(runs=runs, directory=directory, _context=context)
-
-
-def _init_database(uri: str) -> bool:
-    """Create the catalog tables in-process if needed; False if that is not possible.
-
-    Why: ``tiled.catalog.from_uri(init_if_not_exists=True)`` runs
-    ``python -m tiled catalog init`` in a subprocess, which re-imports tiled
-    (about 5 s); the same steps in-process take well under a second. They run in
-    a fresh thread because they call ``asyncio.run``, which fails in a thread
-    that already runs a loop (IPython with autoawait, Jupyter). On any failure of
-    this shortcut (a tiled release that moved these functions), return False and
-    let tiled's own initialisation run.
-    """
-    try:
-        from sqlalchemy.ext.asyncio import create_async_engine
-        from tiled.alembic_utils import UninitializedDatabase, check_database, stamp_head
-        from tiled.catalog.alembic_constants import ALEMBIC_DIR, ALEMBIC_INI_TEMPLATE_PATH
-        from tiled.catalog.core import ALL_REVISIONS, REQUIRED_REVISION, initialize_database
-        from tiled.utils import ensure_specified_sql_driver
-    except ImportError:  # pragma: no cover - depends on the tiled release
-        return False
-    url = ensure_specified_sql_driver(uri)
-
-    async def create_tables() -> bool:
-        engine = create_async_engine(url)
-        try:
-            await check_database(engine, REQUIRED_REVISION, ALL_REVISIONS)
-            return False
-        except UninitializedDatabase:
-            await initialize_database(engine)
-            return True
-        finally:
-            await engine.dispose()
-
-    outcome: list[BaseException | None] = []
-
-    def work() -> None:
-        try:
-            if asyncio.run(create_tables()):
-                stamp_head(ALEMBIC_INI_TEMPLATE_PATH, ALEMBIC_DIR, url)
-            outcome.append(None)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=work, name="gpsteer-catalog-init")
-    thread.start()
-    thread.join()
-    if outcome and outcome[0] is not None:
-        logger.debug("in-process catalog init failed, falling back to tiled's", exc_info=outcome[0])
-        return False
-    return True
+    catalog = Catalog(runs=runs, directory=directory, _context=context)
+    close_before_thread_shutdown(catalog)
+    return catalog
 
 
 def _open_remote(uri: str, *, api_key: str | None, runs_key: str) -> Catalog:
@@ -370,4 +386,6 @@ def _open_remote(uri: str, *, api_key: str | None, runs_key: str) -> Catalog:
         runs = node
     else:
         runs = _ensure_runs_container(node, runs_key)
-    return Catalog(runs=runs, uri=uri, _context=node.context)
+    catalog = Catalog(runs=runs, uri=uri, _context=node.context)
+    close_before_thread_shutdown(catalog)
+    return catalog

@@ -6,12 +6,13 @@ import copy
 import logging
 import queue
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 from gpsteer.errors import CatalogError
 
-__all__ = ["BackgroundWriter"]
+__all__ = ["BackgroundWriter", "close_before_thread_shutdown"]
 
 logger = logging.getLogger(__name__)
 _STOP = object()
@@ -98,12 +99,52 @@ class BackgroundWriter:
             self._queue.join()
         self._raise_error()
 
-    def close(self) -> None:
-        """Flush and stop the worker thread."""
+    def close(self, timeout: float | None = None) -> None:
+        """Flush and stop the worker thread; wait at most ``timeout`` seconds (None: no
+        limit) and say so if documents were left unstored."""
         if self._closed:
             return
         self._closed = True
         if self._thread.is_alive():
             self._queue.put(_STOP)
-            self._thread.join()
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning(
+                    "The catalog writer did not finish within %g s; about %d document(s) "
+                    "were not stored.",
+                    timeout,
+                    self._queue.qsize(),
+                )
         self._raise_error()
+
+
+#: Seconds a catalog closing at interpreter exit waits for its writers.
+EXIT_CLOSE_TIMEOUT_S = 60.0
+
+
+def close_before_thread_shutdown(catalog: Any) -> None:
+    """Close ``catalog`` (its ``close(timeout=...)``) when the interpreter begins to exit,
+    before its threads are joined.
+
+    Why not ``atexit``: Python joins threads (and closes tiled's in-process app, whose
+    portal thread serves every write) *before* it runs ``atexit`` hooks. A writer still
+    storing a run's last documents then waits for a portal that is gone, and exit
+    hangs. ``threading._register_atexit`` hooks run first, newest first (CPython 3.9+).
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:
+        return
+    ref = weakref.ref(catalog)
+
+    def close() -> None:
+        open_catalog_ = ref()
+        if open_catalog_ is not None:
+            try:
+                open_catalog_.close(timeout=EXIT_CLOSE_TIMEOUT_S)
+            except Exception as exc:  # exiting anyway: say what was lost
+                logger.warning("Closing the catalog at exit failed: %s", exc)
+
+    try:
+        register(close)
+    except RuntimeError:  # the interpreter is already shutting down
+        pass

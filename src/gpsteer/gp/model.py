@@ -454,6 +454,17 @@ class GaussianProcess:
             self._cache = cache
         return cache[1], cache[2]
 
+    def leave_one_out_residuals(self) -> torch.Tensor:
+        """``(n,)`` residuals of each point predicted from all the others, in units of the
+        output scale (closed form: ``[K^-1 r]_i / [K^-1]_ii``); no gradient.
+
+        Why: the likelihood alone can prefer a model that explains structured data as
+        noise; its leave-one-out error shows that it predicts nothing.
+        """
+        L, alpha = self._factor()
+        with torch.no_grad():
+            return alpha / torch.diagonal(torch.cholesky_inverse(L))
+
     def log_marginal_likelihood(self, *, include_prior: bool = False) -> torch.Tensor:
         """log p(y | X, hyperparameters) in user units; differentiable in the hyperparameters.
 

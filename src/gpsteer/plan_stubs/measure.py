@@ -7,6 +7,7 @@ was being done, instead of a bare ophyd or caproto exception.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -16,10 +17,28 @@ from bluesky.utils import FailedStatus, Msg, RunEngineControlException
 
 from gpsteer.errors import DeviceError, GpsteerError
 
-__all__ = ["device_error", "move_and_read"]
+__all__ = [
+    "MOVE_TIMEOUT_MARGIN_S",
+    "default_move_timeout",
+    "device_error",
+    "move",
+    "move_and_read",
+]
 
 #: Packages whose exceptions, raised by a move or a reading, are device failures.
 DEVICE_PACKAGES = ("ophyd", "ophyd_async", "caproto", "epics")
+#: Seconds added to every default move timeout (a put, a settle, a busy IOC).
+MOVE_TIMEOUT_MARGIN_S = 10.0
+
+
+def default_move_timeout(distance: float, velocity: float, acceleration: float) -> float:
+    """Seconds a motor record may take to move ``distance`` (EGU) at ``velocity`` (EGU/s)
+    with ``acceleration`` (s to full speed).
+
+    Twice the time the move needs, plus :data:`MOVE_TIMEOUT_MARGIN_S`: generous for a
+    working motor, finite for one whose IOC died in the middle of the move.
+    """
+    return 2.0 * (abs(distance) / velocity + 2.0 * acceleration) + MOVE_TIMEOUT_MARGIN_S
 
 
 def move_and_read(
@@ -27,22 +46,22 @@ def move_and_read(
     point: np.ndarray,
     detectors: Sequence[Any],
     *,
+    timeouts: Sequence[float | None] | None = None,
     context: str = "",
     advice: str = "",
 ) -> Generator[Msg, Any, None]:
     """Move ``motors`` to ``point``, then trigger and read ``detectors`` and the motors.
 
-    One event in the open stream (``primary``). A device failure is raised as a
+    One event in the open stream (``primary``). ``timeouts`` (one per motor, None:
+    the motor's own) bounds each move: ophyd's ``EpicsMotor`` waits for ever for a
+    move whose IOC died half-way. A device failure is raised as a
     :class:`~gpsteer.errors.DeviceError` (see :func:`device_error`; ``context`` and
     ``advice`` go into its message).
     """
-    args: list[Any] = []
-    for motor, value in zip(motors, point, strict=True):
-        args.extend([motor, float(value)])
     names = [getattr(m, "name", repr(m)) for m in motors]
     where = ", ".join(f"{n}={float(v):.6g}" for n, v in zip(names, point, strict=True))
     try:
-        yield from bps.mv(*args)
+        yield from move(motors, point, timeouts)
     except Exception as exc:
         error = device_error(exc, motors, f"moving to {where}", context, advice)
         if error is exc:
@@ -55,6 +74,19 @@ def move_and_read(
         if error is exc:
             raise
         raise error from exc
+
+
+def move(
+    motors: Sequence[Any], point: np.ndarray, timeouts: Sequence[float | None] | None = None
+) -> Generator[Msg, Any, None]:
+    """Move every motor to ``point`` at once and wait; ``timeouts`` as for
+    :func:`move_and_read`."""
+    timeouts = [None] * len(motors) if timeouts is None else timeouts
+    group = f"gpsteer-move-{uuid.uuid4().hex[:8]}"
+    for motor, value, timeout in zip(motors, point, timeouts, strict=True):
+        kwargs = {} if timeout is None else {"timeout": timeout}
+        yield from bps.abs_set(motor, float(value), group=group, **kwargs)
+    yield from bps.wait(group=group)
 
 
 def device_error(
@@ -85,5 +117,11 @@ def device_error(
         cause = exc.__cause__ or exc
     text = str(cause).rstrip(". ")
     what = f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+    if type(cause).__name__ == "StatusTimeoutError" and doing.startswith("moving"):
+        what += (
+            " (the move did not finish in time: its IOC may have died during the move. "
+            "Without a motor.timeout of its own, a motor record gets 2 x (distance / "
+            f"velocity + 2 x acceleration) + {MOVE_TIMEOUT_MARGIN_S:g} s)"
+        )
     where = f" ({context})" if context else ""
     return DeviceError(f"{' / '.join(names)} failed while {doing}{where}: {what}. {advice}".strip())

@@ -27,12 +27,11 @@ from gpsteer.agent.protocols import SteeringAgent
 from gpsteer.agent.stopping import StoppingRules, initial_design_size
 from gpsteer.errors import ConfigurationError, InputError
 from gpsteer.plans.execution import run_plan
+from gpsteer.plans.space import Space, make_space
 from gpsteer.plans.validation import (
-    Space,
     check_agent,
     check_batch_size,
     check_initial_points,
-    make_space,
     make_target,
 )
 from gpsteer.schema.run_start import KEY, RunStart

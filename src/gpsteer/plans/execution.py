@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 import numpy as np
+from bluesky.run_engine import WaitForTimeoutError
 from bluesky.utils import Msg
 
 from gpsteer.agent.progress import Progress, ProgressBar
@@ -51,6 +52,11 @@ T = TypeVar("T")
 #: Rounds of "wait for the training job, take it in" at the end; a job that started
 #: on older data is resubmitted once on all the data, so two rounds suffice.
 _FINAL_TRAINING_ROUNDS = 3
+#: Seconds between looks at the final training job: each look polls the agent, which
+#: lets the trainer notice a cluster with no workers (and train inline instead).
+_FINAL_TRAINING_POLL_S = 2.0
+#: Seconds the run waits for its final training at most; then it ends without it.
+FINAL_TRAINING_TIMEOUT_S = 300.0
 #: Seconds a halt waits for the decision thread before releasing the agent anyway.
 _HALT_WAIT_S = 60.0
 
@@ -221,10 +227,12 @@ def in_thread(run: RunState, job: Callable[..., T], *args: Any) -> Generator[Msg
 
 def measure(run: RunState, point: np.ndarray) -> Generator[Msg, Any, None]:
     """Move to ``point``, trigger and read detectors and motors, checkpoint."""
+    space = run.setup.space
     yield from move_and_read(
-        run.setup.space.motors,
+        space.motors,
         point,
         run.setup.detectors,
+        timeouts=space.move_timeouts(point),
         context=f"point {run.points + 1} of run {run.uid[:8]}",
         advice=f"The {run.points} point(s) measured before are stored; bring the device back "
         "(restart its IOC, check the motor) and continue with "
@@ -264,22 +272,45 @@ def record_point(
     yield from record_decision(run.recorder, record)
 
 
+def final_training(run: RunState, train: bool) -> Generator[Msg, Any, str]:
+    """Train on all the data and wait for it, at most :data:`FINAL_TRAINING_TIMEOUT_S`.
+
+    Returns a note for the stop record ("" when it finished). The wait is sliced: after
+    each slice the agent polls its training, so a job stuck in a cluster without
+    workers is noticed (and trained inline) instead of waited for for ever. A failed
+    job (worker or scheduler lost) is the agent's to handle; it never fails the run.
+    """
+    future = yield from in_thread(run, run.start_final_training, train)
+    deadline = time.monotonic() + FINAL_TRAINING_TIMEOUT_S
+    rounds = 0
+    while future is not None and rounds < _FINAL_TRAINING_ROUNDS:
+        try:
+            yield from wait_for_future(_settled(future), timeout=_FINAL_TRAINING_POLL_S)
+        except WaitForTimeoutError:
+            if time.monotonic() > deadline:
+                yield from in_thread(run, run.agent.cancel_training)
+                note = (
+                    f"the final training did not finish within {FINAL_TRAINING_TIMEOUT_S:g} s "
+                    "and was cancelled; the model keeps the hyperparameters it had "
+                    "(agent.train() trains it now)"
+                )
+                logger.warning("Run %s: %s.", run.uid[:8], note)
+                return note
+        else:
+            rounds += 1
+        future = yield from in_thread(run, run.take_training)
+    return ""
+
+
 def finish(run: RunState, reason: StopReason) -> Generator[Msg, Any, None]:
     """Final training (unless the time budget ran out), then the ``stop`` event."""
     train = run.setup.final_training and reason != StopReason.MAX_TIME
-    future = yield from in_thread(run, run.start_final_training, train)
-    rounds = 0
-    while future is not None and rounds < _FINAL_TRAINING_ROUNDS:
-        # A failed job (worker or scheduler lost) is the agent's to handle: taking it in
-        # resubmits it or trains inline. It must not fail the run.
-        yield from wait_for_future(_settled(future))
-        future = yield from in_thread(run, run.take_training)
-        rounds += 1
+    note = yield from final_training(run, train)
     final = yield from in_thread(run, run.final_snapshot)
     feeder = run.feeder
     message = (
         f"{feeder.told} measurements told, {len(feeder.rejected)} rejected, "
-        f"{feeder.duplicates} re-taken after a pause"
+        f"{feeder.duplicates} re-taken after a pause" + (f"; {note}" if note else "")
     )
     record = stop_record(final, run.decisions, run.setup.space.dim, run.agent.n, reason, message)
     yield from record_decision(run.recorder, record)

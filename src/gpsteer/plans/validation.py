@@ -6,182 +6,30 @@ Every check here runs when :func:`~gpsteer.plans.autonomous_plan` is *called*
 (before the RunEngine sees a message), and each failure raises a specific
 :mod:`gpsteer.errors` exception whose message says what to change.
 
-The results are small frozen objects (:class:`Space`, :class:`TargetSpec`) that
-the plan, the document callback and replay share, so they agree on which event
+The results are small frozen objects (:class:`~gpsteer.plans.space.Space`, made by
+:func:`~gpsteer.plans.space.make_space`; :class:`~gpsteer.schema.target.TargetSpec`)
+that the plan, the document callback and replay share, so they agree on which event
 field is which model input.
 """
 
 from __future__ import annotations
 
 import inspect
-import math
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from gpsteer.agent.protocols import missing_calls
 from gpsteer.errors import ConfigurationError, InputError, ShapeError, UnknownNameError
-from gpsteer.schema.run_start import Axis
+from gpsteer.plans.space import Space
 from gpsteer.schema.target import TargetSpec
 
-__all__ = [
-    "Space",
-    "check_agent",
-    "check_batch_size",
-    "check_initial_points",
-    "make_space",
-    "make_target",
-    "readback_field",
-]
+__all__ = ["check_agent", "check_batch_size", "check_initial_points", "make_target"]
 
 #: The event dtypes a field name target may have (a scalar reading).
 _SCALAR_DTYPES = ("number", "integer", "boolean")
-
-
-@dataclass(frozen=True)
-class Space:
-    """The search space: one motor per model input, in the order of ``space``.
-
-    Attributes
-    ----------
-    motors : tuple
-        The movables, in model-input order.
-    names : tuple of str
-        ``motor.name`` of each.
-    fields : tuple of str
-        The event field holding each motor's readback (the model inputs ``x``).
-    bounds : numpy.ndarray
-        ``(d, 2)`` array of ``(lo, hi)`` per input.
-    """
-
-    motors: tuple[Any, ...]
-    names: tuple[str, ...]
-    fields: tuple[str, ...]
-    bounds: np.ndarray
-
-    @property
-    def dim(self) -> int:
-        """Number of inputs (motors)."""
-        return len(self.motors)
-
-    def axes(self) -> tuple[Axis, ...]:
-        """One :class:`~gpsteer.schema.Axis` per input, as the start document records it."""
-        return tuple(
-            Axis(name, field, float(lo), float(hi))
-            for name, field, (lo, hi) in zip(self.names, self.fields, self.bounds, strict=True)
-        )
-
-
-# -- space ---------------------------------------------------------------------
-
-
-def readback_field(motor: Any) -> str:
-    """The event field that holds ``motor``'s readback (the model input).
-
-    Why hints first: ophyd marks the readback as the hinted field of a
-    positioner (``EpicsMotor``: ``<name>``; ``SynAxis``: ``<name>``), while the
-    setpoint is only ``normal``.
-    """
-    name = getattr(motor, "name", None)
-    hints = getattr(motor, "hints", None) or {}
-    fields = list(hints.get("fields", ())) if isinstance(hints, Mapping) else []
-    if fields:
-        return str(fields[0])
-    describe = getattr(motor, "describe", None)
-    keys = list(describe()) if callable(describe) else []
-    if name in keys:
-        return str(name)
-    if len(keys) == 1:
-        return str(keys[0])
-    raise ConfigurationError(
-        f"cannot tell which reading of {name!r} is its position (no hinted field, "
-        f"readings {keys}); give it hints={{'fields': [<readback field>]}}"
-    )
-
-
-def _motor_limits(motor: Any) -> tuple[float, float] | None:
-    """``motor.limits`` as floats, or None when it has none.
-
-    ophyd reports "no limits" as ``(0, 0)``; EPICS treats any ``lo >= hi`` the same.
-    """
-    limits = getattr(motor, "limits", None)
-    if limits is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in limits)
-    except (TypeError, ValueError):
-        return None
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
-        return None
-    return lo, hi
-
-
-def _check_interval(name: str, interval: Any) -> tuple[float, float]:
-    try:
-        lo, hi = interval
-        lo, hi = float(lo), float(hi)
-    except (TypeError, ValueError) as exc:
-        raise InputError(
-            f"the space entry for {name!r} must be a (lo, hi) pair of numbers, got {interval!r}"
-        ) from exc
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise InputError(f"the bounds of {name!r} must be finite numbers, got ({lo}, {hi})")
-    if lo > hi:
-        raise InputError(
-            f"the bounds of {name!r} are inverted: lo={lo} > hi={hi}; write them as ({hi}, {lo})"
-        )
-    if lo == hi:
-        raise InputError(
-            f"the bounds of {name!r} have zero width ({lo}, {hi}); give a range with lo < hi, "
-            "or leave the motor out of the space and move it before the plan"
-        )
-    return lo, hi
-
-
-def make_space(space: Mapping[Any, Sequence[float]]) -> Space:
-    """Validate ``{motor: (lo, hi), ...}`` and return a :class:`Space`.
-
-    Raises
-    ------
-    InputError
-        Not a non-empty mapping, inverted / zero-width / non-finite bounds, or
-        bounds outside a motor's limits (``motor.limits``; ``(0, 0)`` means none).
-    ConfigurationError
-        A motor whose readback field cannot be identified, or two entries with
-        the same name or readback field.
-    """
-    if not isinstance(space, Mapping) or not space:
-        raise InputError(
-            "space must be a non-empty mapping {motor: (lo, hi), ...}, got "
-            f"{type(space).__name__}"
-        )
-    motors, names, fields, bounds = [], [], [], []
-    for motor, interval in space.items():
-        name = getattr(motor, "name", None)
-        if not isinstance(name, str) or not callable(getattr(motor, "set", None)):
-            raise InputError(
-                f"each key of space must be a movable device (with .name and .set()), got {motor!r}"
-            )
-        lo, hi = _check_interval(name, interval)
-        limits = _motor_limits(motor)
-        if limits is not None and (lo < limits[0] or hi > limits[1]):
-            raise InputError(
-                f"the bounds ({lo}, {hi}) of {name!r} leave its limits {limits}; "
-                f"choose bounds within [{limits[0]}, {limits[1]}]"
-            )
-        motors.append(motor)
-        names.append(name)
-        fields.append(readback_field(motor))
-        bounds.append((lo, hi))
-    for label, values in (("name", names), ("readback field", fields)):
-        if len(set(values)) != len(values):
-            raise ConfigurationError(
-                f"two motors in space share a {label} ({values}); each input needs its own motor"
-            )
-    return Space(tuple(motors), tuple(names), tuple(fields), np.asarray(bounds, dtype=np.float64))
 
 
 # -- target --------------------------------------------------------------------
@@ -283,7 +131,7 @@ def check_initial_points(initial_points: Any, space: Space, max_points: int) -> 
         row, col = np.argwhere(outside)[0]
         raise InputError(
             f"initial point {row} puts {space.names[col]!r} at {points[row, col]}, outside "
-            f"its bounds {tuple(space.bounds[col])}; move the point inside the space"
+            f"its bounds {tuple(space.bounds[col].tolist())}; move the point inside the space"
         )
     if len(points) > max_points:
         raise InputError(
@@ -325,7 +173,7 @@ def check_agent(agent: Any, space: Space) -> None:
     if (low | high).any():
         i = int(np.argmax(low | high))
         raise ConfigurationError(
-            f"the agent's domain for input {i} ({tuple(agent_bounds[i])}) reaches outside the "
-            f"bounds of {space.names[i]!r} {tuple(space.bounds[i])}; give the agent bounds "
-            "inside the space"
+            f"the agent's domain for input {i} {tuple(agent_bounds[i].tolist())} reaches outside "
+            f"the bounds of {space.names[i]!r} {tuple(space.bounds[i].tolist())}; give the agent "
+            "bounds inside the space"
         )

@@ -126,6 +126,8 @@ class Beamline:
 
     def __init__(self, stations: Iterable[Station] = ()) -> None:
         self.stations: dict[str, Station] = {s.kind: s for s in stations}
+        #: Stations that could not be started or connected (``skip_failed=True``): why.
+        self.failed: dict[str, str] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -150,11 +152,14 @@ class Beamline:
         )
 
     @classmethod
-    def from_config(cls, config: BeamlineConfig, *, connect_timeout: float = 15.0) -> Beamline:
+    def from_config(
+        cls, config: BeamlineConfig, *, connect_timeout: float = 15.0, skip_failed: bool = False
+    ) -> Beamline:
         """Start or find the configured stations and connect to them.
 
         If connecting one fails, the IOCs already started are stopped before the
-        error propagates.
+        error propagates; with ``skip_failed=True`` (the beamline profile) the others
+        are kept, and :attr:`failed` says which failed and why (:meth:`describe_failed`).
         """
         if config.simulated:
             from gpsteer.sim_devices.loopback import apply_loopback_env
@@ -163,11 +168,32 @@ class Beamline:
         beamline = cls()
         try:
             for station in config.stations:
-                beamline._add(station, config, connect_timeout)
+                try:
+                    beamline._add(station, config, connect_timeout)
+                except Exception as exc:
+                    if not skip_failed:
+                        raise
+                    beamline._drop(station.kind, exc)
         except BaseException:
             beamline.close()
             raise
         return beamline
+
+    def _drop(self, kind: str, exc: Exception) -> None:
+        """Forget a station that failed to start or connect; stop its IOC if we started it."""
+        station = self.stations.pop(kind, None)
+        if station is not None and station.process is not None:
+            with contextlib.suppress(Exception):
+                station.process.stop()
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        self.failed[kind] = f"{type(exc).__name__}: {first_line}"[:300]
+
+    def describe_failed(self) -> str:
+        """One line naming the stations that did not connect and why ("" if none)."""
+        if not self.failed:
+            return ""
+        parts = "; ".join(f"{kind} ({why})" for kind, why in self.failed.items())
+        return f"not connected, left out of this session: {parts}"
 
     def _add(self, cfg: StationConfig, config: BeamlineConfig, timeout: float) -> None:
         from gpsteer.devices.end_stations import end_station

@@ -7,7 +7,8 @@
   circuit (caproto never sets it, so each put-completion reply would otherwise
   wait ~40 ms for the client's delayed ACK).
 * :func:`ioc_main` is the ``__main__`` of each IOC: caproto's argument parser plus
-  ``--port``, ``--seed`` and ``--velocity``, loopback enforced.
+  ``--port``, ``--seed``, ``--velocity`` and ``--exit-with-stdin``, loopback
+  enforced; ``--list-pvs`` prints the PV names and exits.
 """
 
 from __future__ import annotations
@@ -146,8 +147,20 @@ def _check_interfaces(interfaces: Sequence[str]) -> list[str]:
     return list(interfaces)
 
 
-def run_server(group: PVGroup, *, interfaces: Sequence[str] = (LOOPBACK,), log_pv_names=False):
-    """Serve ``group`` until SIGINT/SIGTERM, on loopback interfaces only."""
+def run_server(
+    group: PVGroup,
+    *,
+    interfaces: Sequence[str] = (LOOPBACK,),
+    log_pv_names: bool = False,
+    exit_with_stdin: bool = False,
+) -> None:
+    """Serve ``group`` until SIGINT/SIGTERM, on loopback interfaces only.
+
+    ``exit_with_stdin``: also stop when standard input (a pipe from the process that
+    started the IOC) reaches end of file. The launcher starts IOCs in their own
+    session, out of reach of the terminal's Ctrl-C; the pipe closing is how an IOC
+    learns that its session died without stopping it (killed, crashed).
+    """
     interfaces = _check_interfaces(interfaces)
 
     async def serve() -> None:
@@ -156,12 +169,41 @@ def run_server(group: PVGroup, *, interfaces: Sequence[str] = (LOOPBACK,), log_p
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
+        if exit_with_stdin:
+            _cancel_on_end_of_input(loop, task)
         try:
             await task
         except asyncio.CancelledError:
             pass
 
     asyncio.run(serve())
+
+
+def _cancel_on_end_of_input(loop: asyncio.AbstractEventLoop, task: asyncio.Future) -> None:
+    """Cancel ``task`` once standard input reaches end of file (the writer is gone)."""
+    fd = sys.stdin.fileno()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            task.cancel()
+
+    loop.add_reader(fd, readable)
+
+
+def pv_listing(group: PVGroup) -> str:
+    """One line per PV of ``group``, in definition order: the name and its doc, if any."""
+    lines = []
+    for name, channel in group.pvdb.items():
+        doc = channel.__doc__ if channel.__doc__ != type(channel).__doc__ else None
+        record = getattr(channel, "record_type", None)
+        extra = f" ({record} record: .RBV .DMOV .MOVN .STOP .VELO .HLM .LLM ...)" if record else ""
+        lines.append(f"{name:40s} {doc or ''}{extra}".rstrip())
+    return "\n".join(lines)
 
 
 def ioc_main(
@@ -198,15 +240,27 @@ def ioc_main(
     parser.add_argument(
         "--velocity", type=float, default=5.0, help="motor velocity, mm/s (default 5)"
     )
+    parser.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="also exit when standard input closes (used by gpsteer's launcher: the IOC "
+        "then stops when the session that started it dies)",
+    )
+    for action in parser._actions:  # caproto's --list-pvs logs the names and serves on
+        if action.dest == "list_pvs":
+            action.help = "print the PV names (with their descriptions) and exit"
     args = parser.parse_args(argv)
     try:
         interfaces = _check_interfaces(args.interfaces)
         group = make_group(prefix=args.prefix, seed=args.seed, velocity=args.velocity)
     except (ConfigurationError, InputError) as exc:
         parser.error(str(exc))
-    _, run_options = split_args(args)  # also configures caproto's logging
+    if args.list_pvs:
+        print(pv_listing(group))
+        return
+    split_args(args)  # configures caproto's logging (-q, -v)
     os.environ.update(server_env(args.port, _int_env("EPICS_CA_REPEATER_PORT")))
-    run_server(group, interfaces=interfaces, log_pv_names=run_options["log_pv_names"])
+    run_server(group, interfaces=interfaces, exit_with_stdin=args.exit_with_stdin)
 
 
 def _int_env(name: str) -> int | None:

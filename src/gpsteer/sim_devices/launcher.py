@@ -12,8 +12,13 @@ so clients in this process find it; stopping removes it. Other processes use
 ``handle.client_env``. Call
 :func:`~gpsteer.sim_devices.loopback.apply_loopback_env` before importing ophyd.
 
-Stopping sends SIGINT (the IOC exits 0), then kills after a timeout; an ``atexit``
-hook stops any IOC still running when the interpreter exits, so none is leaked.
+Each IOC runs in its own session (``setsid``), so the Ctrl-C a terminal sends to its
+whole foreground process group reaches the Python session that started the IOC but
+not the IOC: pausing a run never kills a device. Stopping sends SIGINT (the IOC
+exits 0), then kills after a timeout; an ``atexit`` hook stops any IOC still running
+when the interpreter exits. If the interpreter dies without running it (SIGKILL, a
+crash, a closed terminal), the IOC notices that the pipe on its standard input
+closed and exits (``--exit-with-stdin``): none is leaked either way.
 """
 
 from __future__ import annotations
@@ -116,6 +121,9 @@ class IocProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout)
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
         if self._registered:
             with _ENV_LOCK:
                 remove_client_address(self.handle.port)
@@ -215,14 +223,21 @@ def _spawn(
     repeater = find_free_port()
     env = {**os.environ, **server_env(port, repeater), "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", IOC_MODULES[kind], "--prefix", prefix, "--port", str(port)]
-    cmd += ["--seed", str(int(seed)), "--quiet"]
+    cmd += ["--seed", str(int(seed)), "--quiet", "--exit-with-stdin"]
     if velocity is not None:
         cmd += ["--velocity", str(float(velocity))]
     cmd += list(extra_args)
     log = tempfile.NamedTemporaryFile(prefix=f"gpsteer-{kind}-ioc-", suffix=".log", delete=False)
     with log:
+        # Own session: out of the terminal's process group (Ctrl-C). stdin: a pipe this
+        # process holds open; the IOC exits when it closes (this process died).
         process = subprocess.Popen(
-            cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            cmd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     handle = IocHandle(
         kind=kind,

@@ -28,7 +28,10 @@ from caproto.server import PVGroup, pvproperty
 
 from gpsteer.errors import InputError
 
-__all__ = ["SimMotor"]
+__all__ = ["PRECISION", "SimMotor"]
+
+#: Decimal places of positions (.PREC, and the precision of .VAL and .RBV): 0.1 um.
+PRECISION = 4
 
 
 class SimMotor(PVGroup):
@@ -50,7 +53,7 @@ class SimMotor(PVGroup):
         value=0.0,
         name="",
         record="motor",
-        precision=4,
+        precision=PRECISION,
         doc="Simulated motor (motor record subset)",
     )
 
@@ -113,6 +116,12 @@ class SimMotor(PVGroup):
     @motor.startup
     async def motor(self, instance, async_lib) -> None:
         fields = instance.field_inst
+        # Readbacks carry the record's precision and units (ophyd's EpicsMotor reads them
+        # from .RBV: without them BestEffortCallback shows positions as integers).
+        await fields.display_precision.write(PRECISION)
+        for readback in (fields.user_readback_value, fields.dial_readback_value):
+            await readback.write_metadata(precision=PRECISION, units=self._egu)
+        await instance.write_metadata(units=self._egu)
         await fields.engineering_units.write(self._egu)
         await fields.velocity.write(self._velocity)
         await fields.max_velocity.write(self._velocity * 10)

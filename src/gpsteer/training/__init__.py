@@ -9,7 +9,7 @@ scheduler address, or an embedded ``LocalCluster`` on 127.0.0.1).
 """
 
 from gpsteer.training.dask_trainer import DaskTrainer
-from gpsteer.training.jobs import JobLostError, JobResult, JobSpec
+from gpsteer.training.jobs import JobLostError, JobResult, JobSpec, NoWorkersError
 from gpsteer.training.manager import TrainingManager, TrainingOutcome, TrainingStatus
 from gpsteer.training.trainers import InlineTrainer, Trainer, make_trainer
 
@@ -19,6 +19,7 @@ __all__ = [
     "JobLostError",
     "JobResult",
     "JobSpec",
+    "NoWorkersError",
     "Trainer",
     "TrainingManager",
     "TrainingOutcome",

@@ -6,6 +6,12 @@ The merge task's done-callback (Dask's callback thread) fetches the small result
 settles a :class:`concurrent.futures.Future`, so the caller later finds it finished
 without waiting on the network. How the embedded cluster is set up, and why, is in
 :mod:`gpsteer.training.local_cluster`.
+
+No wait here is unbounded: fetching a result, closing, and waiting for workers. A
+cluster left without workers (:mod:`gpsteer.training.worker_watch`) gets them back if
+it is a ``LocalCluster`` in this process; jobs that waited longer than
+``no_workers_timeout`` for a worker fail with :class:`~gpsteer.training.jobs.NoWorkersError`,
+which the manager answers by training inline.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from gpsteer.training.jobs import (
     JobLostError,
     JobResult,
     JobSpec,
+    NoWorkersError,
     coarse_step,
     merge_step,
     polish_step,
@@ -33,12 +40,14 @@ from gpsteer.training.jobs import (
 from gpsteer.training.local_cluster import (
     WORKER_NICENESS,
     default_workers,
+    lost_workers,
     main_is_guarded,
     probe_scheduler,
     replace_lost_workers,
     start_local_cluster,
 )
 from gpsteer.training.trainers import Trainer
+from gpsteer.training.worker_watch import WorkerWatch, local_cluster_of, worker_count
 
 __all__ = ["DaskTrainer", "main_is_guarded"]
 
@@ -48,6 +57,13 @@ log = logging.getLogger(__name__)
 DEFAULT_CONNECT_TIMEOUT = 5.0
 START_TIMEOUT = 120.0
 HEAL_RETRY_S = 60.0  # ask again for a lost worker if none came back after this long
+#: Seconds a job may wait for a worker in a cluster that has none, before it is trained
+#: inline: a restarted worker registers well within it (a few seconds).
+NO_WORKERS_TIMEOUT = 20.0
+#: Seconds to fetch a finished job's small result from its worker.
+FETCH_TIMEOUT = 30.0
+#: Seconds closing the client and the embedded cluster may take, each.
+CLOSE_TIMEOUT = 10.0
 
 
 class DaskTrainer(Trainer):
@@ -71,6 +87,10 @@ class DaskTrainer(Trainer):
         ``if __name__ == "__main__":`` guard (see :func:`main_is_guarded`).
     connect_timeout
         Seconds to wait for a scheduler before giving up.
+    no_workers_timeout
+        Seconds a job may wait in a cluster with no workers; then it fails with
+        :class:`~gpsteer.training.jobs.NoWorkersError` (the manager trains it inline),
+        and so do later jobs until a worker is back.
 
     Notes
     -----
@@ -93,6 +113,7 @@ class DaskTrainer(Trainer):
         n_workers: int | None = None,
         processes: bool | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        no_workers_timeout: float = NO_WORKERS_TIMEOUT,
     ) -> None:
         if isinstance(client, str):
             client, address = None, client if address is None else address
@@ -102,6 +123,8 @@ class DaskTrainer(Trainer):
             raise InputError(f"n_workers must be >= 1; got {n_workers}.")
         if connect_timeout <= 0:
             raise InputError(f"connect_timeout must be > 0 seconds; got {connect_timeout}.")
+        if not no_workers_timeout > 0:
+            raise InputError(f"no_workers_timeout must be > 0 seconds; got {no_workers_timeout}.")
         self._lock = threading.RLock()
         self._closed = False
         self._cluster: Any = None
@@ -118,6 +141,7 @@ class DaskTrainer(Trainer):
         self._timeout = float(connect_timeout)
         self._heal_at: float | None = None
         self._n_replaced = 0
+        self._watch = WorkerWatch(no_workers_timeout)
         if client is not None:
             if not callable(getattr(client, "submit", None)):
                 raise InputError(f"client must be a distributed.Client; got {type(client)}.")
@@ -245,6 +269,9 @@ class DaskTrainer(Trainer):
         if status != "running":
             _settle(future, error=JobLostError(f"The Dask client is {status}; job not sent."))
             return
+        if self._watch.expired() and worker_count(client) == 0:
+            _settle(future, error=self._no_workers_error())
+            return
         try:
             coarse = [
                 client.submit(coarse_step, spec, [i], pure=False) for i in range(spec.n_starts)
@@ -271,7 +298,9 @@ class DaskTrainer(Trainer):
         if future.done():
             return
         try:
-            value = final.result()
+            if getattr(final, "status", None) == "lost":  # result() would wait for ever
+                raise JobLostError("The training job's result was lost with its worker.")
+            value = final.result(timeout=FETCH_TIMEOUT)
         except BaseException as exc:
             _settle(future, error=self._classify(exc, cancelled))
             return
@@ -300,19 +329,35 @@ class DaskTrainer(Trainer):
         return exc
 
     def check(self) -> None:
-        """Restore the embedded cluster's workers if Dask dropped one for good.
+        """Keep jobs able to run: give a ``LocalCluster`` its dropped workers back, and fail
+        jobs that waited longer than ``no_workers_timeout`` in a cluster with no workers.
 
-        See :func:`~gpsteer.training.local_cluster.replace_lost_workers`. Asked again
-        only if nothing came back within a minute.
+        Called by the manager on every poll while a job is out; sends nothing over the
+        network (:mod:`gpsteer.training.worker_watch`).
         """
-        cluster = self._cluster
-        if cluster is None or self._closed:
+        client = self._client
+        if client is None or self._closed:
+            return
+        self._heal(self._cluster or local_cluster_of(client))
+        with self._lock:
+            waiting = list(self._futures)
+        self._watch.update(worker_count(client), jobs_waiting=bool(waiting))
+        if waiting and self._watch.expired():
+            error = self._no_workers_error()
+            log.warning("%s", error)
+            for future in waiting:
+                self._drop(future, error)
+
+    def _heal(self, cluster: Any) -> None:
+        """Restore workers Dask dropped for good (:func:`replace_lost_workers`); asked again
+        only if nothing came back within a minute."""
+        if cluster is None:
             return
         now = time.monotonic()
         if self._heal_at is not None and now - self._heal_at < HEAL_RETRY_S:
             return
         try:
-            if len(cluster.workers) >= len(cluster.worker_spec):
+            if not lost_workers(cluster):
                 return
             self._n_replaced += 1
             n = replace_lost_workers(cluster, f"replacement-{self._n_replaced}")
@@ -322,17 +367,30 @@ class DaskTrainer(Trainer):
         self._heal_at = now
         log.warning("Started %d Dask worker(s) to replace lost ones.", n)
 
-    def cancel(self, future: Future[JobResult]) -> None:
+    def _no_workers_error(self) -> NoWorkersError:
+        return NoWorkersError(
+            f"The Dask cluster at {self.address or '?'} has had no workers for "
+            f"{self._watch.seconds():.0f} s (no_workers_timeout={self._watch.timeout:g} s): "
+            "its workers died and none were restarted. Restart them (or the cluster), or "
+            "train inline (training='inline')."
+        )
+
+    def _drop(self, future: Future[JobResult], error: BaseException) -> None:
+        """Give up on a job: cancel its tasks, settle its future with ``error``."""
         with self._lock:
-            self._cancelled.add(id(future))
             futures = self._futures.pop(future, [])
-            self._pending = [(s, f) for s, f in self._pending if f is not future]
         if futures and self._client is not None:
             try:
                 self._client.cancel(futures, force=True)
             except Exception as exc:  # the cluster may already be gone; nothing to stop
                 log.debug("cancel failed: %s", exc)
-        _settle(future, error=CancelledError())
+        _settle(future, error=error)
+
+    def cancel(self, future: Future[JobResult]) -> None:
+        with self._lock:
+            self._cancelled.add(id(future))
+            self._pending = [(s, f) for s, f in self._pending if f is not future]
+        self._drop(future, CancelledError())
 
     def close(self) -> None:
         """Cancel every job; close the connection and the embedded cluster we started."""
@@ -350,9 +408,15 @@ class DaskTrainer(Trainer):
         for future in pending:
             _settle(future, error=CancelledError())
         if self._owns_client and self._client is not None:
-            self._client.close()
+            try:
+                self._client.close(timeout=CLOSE_TIMEOUT)
+            except Exception as exc:  # closing anyway; a dead scheduler cannot answer
+                log.warning("Closing the Dask client failed: %s", exc)
         if self._cluster is not None:
-            self._cluster.close()
+            try:
+                self._cluster.close(timeout=CLOSE_TIMEOUT)
+            except Exception as exc:
+                log.warning("Closing the embedded Dask cluster failed: %s", exc)
         self._client = self._cluster = None
 
     # ------------------------------------------------------------------ introspection

@@ -36,6 +36,7 @@ __all__ = [
     "JobLostError",
     "JobResult",
     "JobSpec",
+    "NoWorkersError",
     "StepResult",
     "coarse_step",
     "lower_priority",
@@ -52,6 +53,14 @@ class JobLostError(TrainingError):
 
     Why its own class: the manager resubmits such a job once and then trains inline,
     whereas an error raised by the training code itself is not retried.
+    """
+
+
+class NoWorkersError(JobLostError):
+    """The cluster has had no workers for longer than the trainer waits: nothing can run.
+
+    Why its own class: resubmitting would wait again for workers that are not there; the
+    manager trains such a job inline at once, and says so.
     """
 
 

@@ -16,16 +16,25 @@ Facts this module is built on (distributed 2026.8, measured on a busy 2-core mac
   glibc's mmap threshold (:data:`WORKER_ENV`), and a statistical profiler.
 * A crashed worker's nanny is closed for good if no replacement registered within
   ``distributed.deploy.lost-worker-timeout`` (:func:`replace_lost_workers`).
+* A terminal's Ctrl-C is SIGINT to its whole foreground process group, worker
+  processes included: a worker takes it as a request to close, tells its nanny not to
+  restart it, and the cluster is left with no workers. Worker processes inherit the
+  signal mask of the thread that forks them, which inherits it from the thread that
+  started it; the cluster is therefore started with Ctrl-C blocked
+  (:func:`terminal_signals_blocked`), and its workers never see it.
 """
 
 from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import functools
 import os
+import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +45,12 @@ __all__ = [
     "WORKER_ENV",
     "WORKER_NICENESS",
     "default_workers",
+    "lost_workers",
     "main_is_guarded",
     "probe_scheduler",
     "replace_lost_workers",
     "start_local_cluster",
+    "terminal_signals_blocked",
     "training_nanny",
 ]
 
@@ -143,6 +154,26 @@ def training_nanny() -> type:
     return TrainingNanny
 
 
+#: What a terminal sends its foreground process group: Ctrl-C and Ctrl-\\.
+TERMINAL_SIGNALS = frozenset({signal.SIGINT, signal.SIGQUIT})
+
+
+@contextlib.contextmanager
+def terminal_signals_blocked() -> Iterator[None]:
+    """Block :data:`TERMINAL_SIGNALS` in this thread for the block, then restore the mask.
+
+    Threads started meanwhile keep the blocked mask, and so do processes they start
+    (a signal mask survives fork and exec). Python handles signals in the main thread
+    only, so blocking them in helper threads changes nothing for this process; a
+    signal that arrives while the main thread blocks it is delivered on restore.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINAL_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def default_workers() -> int:
     """One worker per core, leaving a core to the caller (who must keep answering ask())."""
     return max(1, min(4, (os.cpu_count() or 1) - 1))
@@ -153,13 +184,22 @@ def start_local_cluster(n_workers: int, processes: bool) -> tuple[Any, Any]:
 
     One thread per worker, no dashboard, a scheduler with ``allowed_failures=0`` (a
     worker death fails a job at once, so the manager can resubmit it on the newest
-    data), and the worker settings of this module.
+    data), the worker settings of this module, and worker processes that a terminal's
+    Ctrl-C does not reach.
     """
     import dask
     from distributed import Client, LocalCluster
 
     extra: dict[str, Any] = {"worker_class": training_nanny()} if processes else {}
-    with dask.config.set(WORKER_CONFIG):  # thread workers read it when created
+    if processes:
+        # multiprocessing starts its resource tracker on the first spawn and then
+        # *unblocks* SIGINT in the spawning thread (CPython bpo-33613): start it first.
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+    # Blocked while the cluster starts: its event-loop thread, and every worker process
+    # it will ever start (restarts too), inherit the mask (see the module docstring).
+    with terminal_signals_blocked(), dask.config.set(WORKER_CONFIG):
         cluster = LocalCluster(
             n_workers=n_workers,
             threads_per_worker=1,
@@ -180,16 +220,33 @@ def start_local_cluster(n_workers: int, processes: bool) -> tuple[Any, Any]:
     return cluster, client
 
 
+def lost_workers(cluster: Any) -> list[str]:
+    """Names of the workers a ``LocalCluster`` should have but has lost for good.
+
+    Dropped (no replacement registered within ``distributed.deploy.lost-worker-timeout``)
+    or closed (a worker that closed itself, e.g. on Ctrl-C: its nanny then stays closed).
+    """
+    dead = ("closing", "closed", "failed", "closing_gracefully")
+    lost = []
+    for name in cluster.worker_spec:
+        worker = cluster.workers.get(name)
+        status = getattr(getattr(worker, "status", None), "name", "")
+        if worker is None or status in dead:
+            lost.append(name)
+    return lost
+
+
 def replace_lost_workers(cluster: Any, tag: str) -> int:
-    """Start workers for those a ``LocalCluster`` dropped for good; return how many.
+    """Start workers for those a ``LocalCluster`` lost for good (:func:`lost_workers`).
 
     A ``LocalCluster`` closes a crashed worker's nanny when no replacement registered
     within ``distributed.deploy.lost-worker-timeout`` (15 s), e.g. after two crashes in
-    a row on a slow machine; a one-worker cluster would then never run a job again.
-    The replacements get new names (``tag`` appended): the dying worker may still
-    hold its old one. No network traffic.
+    a row on a slow machine, and a nanny whose worker closed itself does not restart
+    it; a one-worker cluster would then never run a job again. The replacements get new
+    names (``tag`` appended): the dying worker may still hold its old one. No network
+    traffic. Returns how many were started.
     """
-    missing = [name for name in cluster.worker_spec if name not in cluster.workers]
+    missing = lost_workers(cluster)
     for name in missing:
         del cluster.worker_spec[name]
         cluster.worker_spec[f"{name}-{tag}"] = cluster.new_spec

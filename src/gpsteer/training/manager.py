@@ -2,14 +2,25 @@
 
 Acceptance rule: a result is scored on the data the model holds *now* and replaces the
 current hyperparameters only if it improves the log likelihood (plus log prior) by
-more than a relative 1e-9. When the data did not change since the job's snapshot the
-job's own numbers are used (nothing is recomputed); otherwise each candidate costs one
-likelihood evaluation (a Cholesky factorisation) in the caller's thread.
+more than a relative 1e-9, and does not predict the data much worse: its mean squared
+leave-one-out error may be at most
+:data:`~gpsteer.training.scoring.LOO_TOLERANCE` times the current model's.
+Why both: a job run on a few flat readings can return a model that explains
+everything as noise (output scale at its lower bound); once the data show structure,
+the likelihood still prefers such a model to an equally degenerate current one,
+while its leave-one-out error shows it predicts nothing. The candidates are the job's
+optima (all of them when the data changed since the job: its ranking was on other
+data) and the hyperparameters the model started from. When the data did not change
+since the job's snapshot the job's own numbers are used (nothing is recomputed);
+otherwise each candidate costs one likelihood evaluation (a Cholesky factorisation)
+in the caller's thread, and the leave-one-out check one more for a candidate that
+passes the likelihood test.
 
 When the data changed while a job ran, the next job is submitted at once on the newest
 data, warm started from the best values so far. A job whose worker died is resubmitted
-once; if it is lost again, or the cluster cannot run it, the manager trains inline and
-warns (:class:`~gpsteer.errors.TrainingWarning`).
+once; if it is lost again, or the cluster cannot run it (it has had no workers for a
+while, or its scheduler is gone), the manager trains inline and warns
+(:class:`~gpsteer.errors.TrainingWarning`).
 """
 
 from __future__ import annotations
@@ -27,11 +38,26 @@ import torch
 from gpsteer.errors import InputError, TrainingError, TrainingWarning
 from gpsteer.gp.fit import FitResult, FitStatus, LocalOptimum, deduplicate_optima
 from gpsteer.gp.model import GaussianProcess
-from gpsteer.training.jobs import JobLostError, JobResult, JobSpec, make_job, run_job
-from gpsteer.training.scoring import data_key, improves, log_likelihood_at, optimum_weights
+from gpsteer.training.jobs import (
+    JobLostError,
+    JobResult,
+    JobSpec,
+    NoWorkersError,
+    make_job,
+    run_job,
+)
+from gpsteer.training.scoring import (
+    choose_candidate,
+    data_key,
+    log_likelihood_at,
+    optimum_weights,
+)
 from gpsteer.training.trainers import Trainer, is_cancelled, make_trainer
 
 __all__ = ["TrainingManager", "TrainingOutcome", "TrainingStatus"]
+
+#: Optima of one job re-scored on changed data (each costs a Cholesky factorisation).
+MAX_RESCORED = 4
 
 
 def _json_float(x: float | None) -> float | None:
@@ -43,8 +69,9 @@ class TrainingOutcome:
     """What taking in one finished job did to the model.
 
     Log likelihoods include the log prior and are on the data the model held when the
-    job was taken in (``n_points_now``); ``log_likelihood_candidate`` is the job's best
-    optimum re-scored there (None if the job found none).
+    job was taken in (``n_points_now``); ``log_likelihood_candidate`` is the best
+    candidate re-scored there (the job's optima, and the values the model started
+    from; None if there was none).
     """
 
     accepted: bool
@@ -61,6 +88,8 @@ class TrainingOutcome:
     optima: tuple[LocalOptimum, ...] = ()
     job_seconds: float = 0.0  #: from submission to being taken in
     error: str | None = None
+    #: why a candidate with a higher likelihood was not accepted (leave-one-out error)
+    reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (optima as lists; non-finite numbers as None)."""
@@ -190,6 +219,7 @@ class TrainingManager:
         self._counts = dict.fromkeys(("jobs", "accepted", "rejected", "lost", "fallbacks"), 0)
         self._last_accepted: dict[str, Any] | None = None
         self._last_error: str | None = None
+        self._start_theta: np.ndarray | None = None  # the model's values before any training
 
     # ------------------------------------------------------------------ submitting
     def _spec(self, gp: GaussianProcess) -> JobSpec:
@@ -219,7 +249,12 @@ class TrainingManager:
             self._submit(gp, attempt=1)
             return True
 
+    def _remember_start(self, gp: GaussianProcess) -> None:
+        if self._start_theta is None:
+            self._start_theta = gp.theta.detach().cpu().numpy().copy()
+
     def _submit(self, gp: GaussianProcess, attempt: int) -> None:
+        self._remember_start(gp)
         spec = self._spec(gp)
         job = _Job(
             future=concurrent.futures.Future(),
@@ -265,6 +300,10 @@ class TrainingManager:
             outcome = self._decide(gp, job, job.future.result())
             return replace(outcome, resubmitted=self._resubmit_if_stale(gp, job))
         self._last_error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, NoWorkersError):  # resubmitting would wait for nothing again
+            self._counts["lost"] += 1
+            warnings.warn(f"{exc} Training inline meanwhile.", TrainingWarning, stacklevel=4)
+            return self._fallback(gp, job)
         if isinstance(exc, JobLostError):
             self._counts["lost"] += 1
             if job.attempt < 2:
@@ -332,9 +371,12 @@ class TrainingManager:
             for o in result.optima:
                 self._memo.setdefault(o.theta.tobytes(), -o.neg_log_likelihood)
         current = self._score(gp, theta_now)
-        scored = [(o.theta, self._score(gp, o.theta)) for o in result.optima[: self.keep_optima]]
-        best = max(scored, key=lambda s: s[1]) if scored else None
-        accepted = best is not None and improves(best[1], current)
+        pool = result.optima[: self.keep_optima] if same_data else result.optima[:MAX_RESCORED]
+        scored = [(o.theta, self._score(gp, o.theta)) for o in pool]
+        start = self._start_theta
+        if start is not None and start.shape == theta_now.shape:
+            scored.append((start, self._score(gp, start)))
+        best, accepted, reason = choose_candidate(gp, scored, theta_now, current)
         if accepted:
             gp.set_theta(torch.as_tensor(best[0], dtype=gp.dtype, device=gp.device))
             self._counts["accepted"] += 1
@@ -361,6 +403,7 @@ class TrainingManager:
             hyperparameters=gp.hyperparameters(),
             optima=result.optima,
             job_seconds=time.perf_counter() - job.t0,
+            reason=reason,
         )
 
     def _keep(self, gp: GaussianProcess, scored: list[tuple[np.ndarray, float]]) -> None:
@@ -405,6 +448,7 @@ class TrainingManager:
             if self._closed:
                 raise TrainingError("This TrainingManager is closed; create a new one.")
             t0 = time.perf_counter()
+            self._remember_start(gp)
             spec = self._spec(gp)
             result = run_job(spec)
             job = _Job(
