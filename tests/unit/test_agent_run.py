@@ -65,7 +65,7 @@ def test_run_stops_on_a_predicate_and_continues_from_existing_data():
     assert result.stop_reason == "stop_when" and agent.n == 10
     assert [p.points for p in seen] == [0, 8, 9, 10] and seen[-1].decisions == 3
     result = agent.run(Instrument(), max_points=2, progress=False)  # no new initial design
-    assert agent.n == 12 and result.suggestions[0].acquisition == "variance"
+    assert agent.n == 12 and result.suggestions[0].acquisition == "map"
 
 
 def test_a_one_argument_stop_when_still_works_with_a_deprecation_warning():

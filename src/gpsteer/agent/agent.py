@@ -734,7 +734,8 @@ class Agent:
             self._nv = None if nv is None else nv.copy()
             edges = None if self._structure is None else self._structure.n_points
             self._model_key = (tuple(self.gp.theta.cpu().tolist()), self.gp.y_scale, edges)
-            self._check_map()
+            check = meta.get("map_check")
+            self._map_check = MapCheck.from_dict(check) if check else None
         self._version = int(meta["model_version"])
         self._last_trained_n = meta["last_trained_n"]
         if not keep_seed:

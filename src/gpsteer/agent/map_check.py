@@ -13,6 +13,7 @@ interpolated map instead, and every decision records it until the model does bet
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
@@ -47,6 +48,14 @@ class MapCheck:
             f"the model predicts held-out points worse than interpolation (leave-one-out RMSE "
             f"{self.model_rmse:.3g} vs {self.interpolation_rmse:.3g}): the reported map is "
             "linear interpolation of the measurements until the model does better"
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MapCheck:
+        return cls(
+            model_rmse=float(data["model_rmse"]),
+            interpolation_rmse=float(data["interpolation_rmse"]),
+            n_points=int(data["n_points"]),
         )
 
     def to_dict(self) -> dict[str, float | int | bool]:

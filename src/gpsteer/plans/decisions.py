@@ -59,8 +59,11 @@ class Decision:
                 "n_points": n_points,
                 "message": "initial point given to the plan",
             }
+        terms = dict(s.terms[index]) if s.terms else {}
         return {
             "acquisition": s.acquisition,
+            "reason": str(terms.pop("reason", "initial_design" if not s.terms else "")),
+            "terms": terms,
             "acquisition_value": float(s.values[index]),
             "predicted_mean": float(s.predicted_mean[index]),
             "predicted_std": float(s.predicted_std[index]),

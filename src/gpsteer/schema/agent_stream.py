@@ -115,6 +115,14 @@ class DecisionRecord:
     fallback: bool = field(
         default=False, metadata={"meaning": "the agent fell back to a simpler choice"}
     )
+    reason: str = field(
+        default="",
+        metadata={"meaning": "why this point: ``coverage`` (widest gap) or ``uncertainty``"},
+    )
+    terms: Mapping[str, Any] = field(
+        default_factory=dict,
+        metadata={"meaning": "JSON of the acquisition's terms at the point (std, edge, gap)"},
+    )
     message: str = field(default="", metadata={"meaning": "the agent's note about this decision"})
     max_uncertainty: float = field(
         default=_NAN,
@@ -162,10 +170,12 @@ class DecisionRecord:
 
     @classmethod
     def from_event(cls, doc: Mapping[str, Any], motor_names: Sequence[str]) -> DecisionRecord:
-        """Parse one event document of the stream (any version that has these fields)."""
+        """Parse one event document of the stream (fields a run predates take their default)."""
         data = doc["data"]
         values: dict[str, Any] = {}
         for f in _stream_fields():
+            if f.name != "position" and f"{_PREFIX}{f.name}" not in data:
+                continue
             if f.name == "position":
                 values["position"] = [_float(data[f"{_PREFIX}{n}"]) for n in motor_names]
             elif f.name in _JSON_FIELDS:
@@ -177,7 +187,7 @@ class DecisionRecord:
         return cls(**values, seq_num=int(doc["seq_num"]), time=float(doc["time"]))
 
 
-_JSON_FIELDS = ("hyperparameters", "state", "training")
+_JSON_FIELDS = ("hyperparameters", "state", "training", "terms")
 _SCALARS: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool}
 #: Event dtype of each field, from its annotation (mappings are JSON text: strings).
 _DTYPES = {

@@ -79,6 +79,7 @@ class EdgeAligned(Kernel):
         *,
         sharpening: float = 1.0,
         field: StructureField | None = None,
+        ard: bool = True,
         lengthscale_bounds: tuple[float, float] = DEFAULT_LENGTHSCALE_BOUNDS,
         lengthscale_prior: Prior | None = DEFAULT_LENGTHSCALE_PRIOR,
         sharpening_bounds: tuple[float, float] = (1e-4, 1e4),
@@ -93,16 +94,18 @@ class EdgeAligned(Kernel):
         self._sh_init = sharpening
         self._sh_options = dict(bounds=sharpening_bounds, prior=sharpening_prior)
         self.field = field
+        self.ard = ard
 
     # ------------------------------------------------------------------ set-up
     def bind(self, X: torch.Tensor, y: torch.Tensor | None = None) -> None:
         super().bind(X, y)
         if "lengthscale" in self._hyperparameters:
             return
-        d = self.input_dim
+        d = self.input_dim if self.ard else 1
         if self._ls_init is None:
             spread = self._select(X).std(dim=0) if X.shape[0] > 1 else torch.ones(d)
             init = (0.5 * torch.where(spread > 0, spread, torch.ones_like(spread))).clamp(0.02, 1.0)
+            init = init if self.ard else init.mean().reshape(1)
         else:
             init = torch.as_tensor(self._ls_init, dtype=torch.float64).reshape(-1)
             init = init.expand(d) if init.numel() == 1 else init
