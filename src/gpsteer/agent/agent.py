@@ -8,6 +8,7 @@ bookkeeping that makes its state saveable and a decision traceable to a model ve
 from __future__ import annotations
 
 import concurrent.futures
+import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -72,6 +73,9 @@ from gpsteer.gp.structure import StructureSource, refresh_structure, restore_str
 
 __all__ = ["Agent"]
 
+#: Data growth factor between two readings of the edges (see ``Agent._structure_due``).
+STRUCTURE_GROWTH = 1.15
+
 _NOISES: dict[str, Callable[[], NoiseModel]] = {
     "homoscedastic": HomoscedasticNoise,
     "measured": lambda: MeasuredNoise(learn_floor=True),
@@ -93,15 +97,19 @@ class Agent:
     bounds
         ``[(lo, hi), ...]``, one pair per input dimension (motor), in user units.
     kernel, mean
-        Kernel and prior mean, by name (``"matern52"``, ``"rbf"``, ...; ``"constant"``,
-        ``"zero"``) or as :mod:`gpsteer.gp` objects.
+        Kernel and prior mean, by name (``"edge"`` default: a Matérn-5/2 that is short
+        across the edges the data reveal and long along them, see
+        :class:`~gpsteer.gp.kernels.EdgeAligned`; ``"matern52"``, ``"rbf"``, ...;
+        ``"constant"``, ``"zero"``) or as :mod:`gpsteer.gp` objects. The ``edge`` kernel
+        re-reads its edges from the estimate each time the data grow by 15 %.
     noise
         ``None`` (learned homoscedastic noise, or measured variances plus a learned floor
         when ``tell`` gets ``noise_variance``), ``"homoscedastic"``, ``"measured"``, or a
         :class:`~gpsteer.gp.NoiseModel`.
     acquisition
-        A name (``"variance"``, ``"ucb"``, ``"lcb"``, ``"ei"``, ``"pi"``, ``"gradient"``,
-        ``"boundary"``, ``"mutual_information"``), an
+        A name (``"map"`` default: the map's uncertainty with a coverage floor, see
+        :class:`~gpsteer.acquisition.MapUncertainty`; ``"variance"``, ``"ucb"``, ``"lcb"``,
+        ``"ei"``, ``"pi"``, ``"gradient"``, ``"boundary"``, ``"mutual_information"``), an
         :class:`~gpsteer.acquisition.Acquisition` (e.g. ``Target(lo, hi)``,
         ``ExpectedImprovement(maximize=False)``) or a callable ``fn(X, posterior) -> tensor``.
     output_transform
@@ -308,13 +316,15 @@ class Agent:
     def _after_data(self) -> None:
         with compute_threads(self._num_threads):
             self._training.poll(self.gp)
-            if self._schedule is not None and self._schedule.due(self.n, self._last_trained_n):
+            due = self._schedule is not None and self._schedule.due(self.n, self._last_trained_n)
+            if due:
                 self._refresh_scale()
-                if not self._training.busy():
-                    self._refresh_structure()
-                    starts = self._schedule.starts(self._last_trained_n)
-                    if self._training.schedule(self.gp, n_starts=starts):
-                        self._last_trained_n = self.n
+            if due or self._structure_due():
+                self._refresh_structure()
+            if due and not self._training.busy():
+                starts = self._schedule.starts(self._last_trained_n)
+                if self._training.schedule(self.gp, n_starts=starts):
+                    self._last_trained_n = self.n
         self._sync_version()
 
     def _refresh_scale(self) -> None:
@@ -324,6 +334,14 @@ class Agent:
         """
         if self.gp.n and self.gp.standardized_at[-1] != self.n and not self._training.busy():
             self.gp.restandardize()
+
+    def _structure_due(self) -> bool:
+        """The edges are re-read from the estimate each time the data grow by
+        :data:`STRUCTURE_GROWTH` (more often than training: it is cheaper, and an edge
+        the points have just traced should steer the next ones)."""
+        if self._structure is None:
+            return False
+        return self.n >= math.ceil(STRUCTURE_GROWTH * self._structure.n_points)
 
     def _refresh_structure(self) -> None:
         """Give an edge-aware kernel the edges of the current estimate, before it trains.

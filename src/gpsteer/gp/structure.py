@@ -246,32 +246,28 @@ def restore_structure(gp: GaussianProcess, source: StructureSource) -> None:
     _apply(gp, kernels, field)
 
 
-#: Whether the stationary estimate uses the edge kernel's typical across-edge length
-#: (base length / sqrt(1 + sharpening)) instead of its base length.
-PILOT_AT_EDGE_LENGTH = True
+#: Passes of "read the edges of the estimate, re-estimate with them" after the first
+#: (stationary) one: each pass sharpens the field where the data show an edge.
+SHARPENING_PASSES = 1
 
 
 def _stationary_structure(gp: GaussianProcess, kernels: list[Any]) -> StructureField:
-    """The structure of ``gp`` with its edge kernels stationary: no field, and (see
-    :data:`PILOT_AT_EDGE_LENGTH`) the correlation length they have across a typical edge,
-    so small features the edge-aware model resolves show in the field too."""
-    saved = [(k.field, k.hyperparameter("lengthscale").raw.detach().clone()) for k in kernels]
+    """The structure of ``gp``'s estimate, starting from its edge kernels stationary (no
+    field) and sharpened :data:`SHARPENING_PASSES` times: a function of the data and the
+    hyperparameters alone, so it can be recomputed exactly."""
+    saved = [k.field for k in kernels]
     try:
-        for k in kernels:
-            k.set_field(None)
-            if PILOT_AT_EDGE_LENGTH:
-                hp = k.hyperparameter("lengthscale")
-                shorter = hp.value.detach() / torch.sqrt(
-                    1.0 + k.hyperparameter("sharpening").value.detach()
-                )
-                hp.raw = hp.to_raw(shorter)
-        gp.refactor()
-        with torch.enable_grad():
-            return structure_of(gp)
+        field = None
+        for _ in range(1 + SHARPENING_PASSES):
+            for k in kernels:
+                k.set_field(field)
+            gp.refactor()
+            with torch.enable_grad():
+                field = structure_of(gp)
+        return field
     finally:
-        for k, (field, raw) in zip(kernels, saved, strict=True):
-            k.set_field(field)
-            k.hyperparameter("lengthscale").raw = raw
+        for k, before in zip(kernels, saved, strict=True):
+            k.set_field(before)
         gp.refactor()
 
 
