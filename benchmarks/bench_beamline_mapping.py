@@ -402,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wall-points", type=int, default=0, help="IOC run points (0: skip)")
     parser.add_argument("--velocity", type=float, default=5.0, help="IOC motor speed, mm/s")
     parser.add_argument("--fresh", action="store_true", help="forget stored results first")
+    parser.add_argument(
+        "--remeasure", action="store_true", help="forget this --label's results (not the others)"
+    )
     parser.add_argument("--record", action="store_true", help="also write benchmarks/results/")
     parser.add_argument("--out", type=Path, default=Path("bench-output"))
     parser.add_argument("--threads", type=int, default=1, help="BLAS/torch threads (0: defaults)")
@@ -418,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.fresh and store_path.exists():
         store_path.unlink()
     store = Store(store_path)
+    if args.remeasure:
+        store.forget(args.label)
     store.check_label(args.label, options, gpsteer_configuration(options))
     for kind in args.stations:
         for seed in args.seeds:

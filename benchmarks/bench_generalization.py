@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--with-gpcam", action="store_true", help="also gpCAM 8.6.1 (slow)")
     parser.add_argument("--quick", action="store_true", help="1 instance, budgets 50 100")
     parser.add_argument("--fresh", action="store_true", help="forget stored results first")
+    parser.add_argument(
+        "--remeasure", action="store_true", help="forget this --label's results (not the others)"
+    )
     parser.add_argument("--record", action="store_true", help="also write benchmarks/results/")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("bench-output"))
@@ -128,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.fresh and store_path.exists():
         store_path.unlink()
     store = Store(store_path)
+    if args.remeasure:
+        store.forget(args.label)
     store.check_label(args.label, options, gpsteer_configuration(options))
     baselines = ["Learner2D", "raster", "random"] + (["gpCAM"] if args.with_gpcam else [])
     measure_all(

@@ -132,13 +132,18 @@ def _mark(ok: bool | None) -> str:
 
 def verdicts(field: str, budget: int, ours: float, raster: float, learner: float) -> list:
     """Issue 13's three checks for one cell: True/False, or None where a check does not apply."""
-    le_raster = ours <= raster if budget in RASTER_BUDGETS else None
+    known = not math.isnan(ours)
+    le_raster = ours <= raster if budget in RASTER_BUDGETS and known else None
     half = (
         ours <= HALF_RASTER_RATIO * raster
-        if field in HALF_RASTER_FIELDS and budget == HALF_RASTER_BUDGET
+        if field in HALF_RASTER_FIELDS and budget == HALF_RASTER_BUDGET and known
         else None
     )
-    le_learner = ours <= learner if budget in LEARNER_BUDGETS else None
+    le_learner = ours <= learner if budget in LEARNER_BUDGETS and known else None
+    if math.isnan(raster):
+        le_raster = half = None
+    if math.isnan(learner):
+        le_learner = None
     return [le_raster, half, le_learner]
 
 
@@ -198,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-decision", action="store_true")
     parser.add_argument("--quick", action="store_true", help="2 fields, budgets 25 50, 1 seed")
     parser.add_argument("--fresh", action="store_true", help="forget stored results first")
+    parser.add_argument(
+        "--remeasure", action="store_true", help="forget this --label's results (not the others)"
+    )
     parser.add_argument("--record", action="store_true", help="also write benchmarks/results/")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("bench-output"))
@@ -218,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.fresh and store_path.exists():
         store_path.unlink()
     store = Store(store_path)
+    if args.remeasure:
+        store.forget(args.label)
     store.check_label(args.label, options, gpsteer_configuration(options))
 
     grid = cell_centres(SCORE_GRID)

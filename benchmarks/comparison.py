@@ -265,13 +265,19 @@ class Store:
             raise ConfigurationError(
                 f"{self.path} holds results for --label {label!r} measured with another "
                 f"configuration ({known['options']}, revision {known['revision']}). Pass a new "
-                "--label, or --fresh to measure every label again."
+                "--label, or --remeasure to drop that label's results and measure it again."
             )
         self.methods[label] = {
             "options": options,
             "configuration": configuration,
             "revision": source_revision(),
         }
+        self.save()
+
+    def forget(self, label: str) -> None:
+        """Drop ``label``'s curves and configuration (the baselines stay)."""
+        self.methods.pop(label, None)
+        self.curves = {k: v for k, v in self.curves.items() if k.split("|")[-2] != label}
         self.save()
 
     def save(self) -> None:

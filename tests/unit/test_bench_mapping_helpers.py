@@ -173,6 +173,12 @@ def test_store_resumes_and_refuses_a_label_measured_under_another_configuration(
     assert comparison.seed_values(again, "smooth", "gpsteer", [0, 1], 200)[0] == 0.05
     assert math.isnan(comparison.seed_values(again, "smooth", "gpsteer", [0, 1], 200)[1])
 
+    again.put("smooth", "random", 0, comparison.Curve({100: 0.2}))
+    again.forget("gpsteer")  # --remeasure: this label only, the baselines stay
+    again.check_label("gpsteer", {"kernel": "matern32"}, {"kernel": "matern32"})
+    assert again.get("smooth", "gpsteer", 0, [100]) is None
+    assert again.get("smooth", "random", 0, [100]).nrmse == {100: 0.2}
+
 
 def test_mean_and_spread():
     assert mean_and_spread([0.1, 0.2, 0.3]) == "0.2000 ±0.1000"
@@ -194,3 +200,20 @@ def test_learner2d_grows_to_each_budget_and_maps_the_square():
     grid = cell_centres(50)
     assert np.all(np.isfinite(first(grid))) and np.all(np.isfinite(second(grid)))
     assert nrmse(f(grid), second(grid)) < nrmse(f(grid), first(grid))
+
+
+# ----------------------------------------------------------------------------- verdicts
+
+
+def test_issue13_verdicts_apply_each_check_where_it_belongs():
+    from benchmarks.bench_mapping import verdicts
+
+    # <= raster at 100/200/400; <= 0.5x raster only at 400 on the two edge fields;
+    # <= Learner2D only at 200/400.
+    assert verdicts("smooth", 50, 0.1, 0.2, 0.3) == [None, None, None]
+    assert verdicts("smooth", 100, 0.1, 0.2, 0.05) == [True, None, None]
+    assert verdicts("smooth", 200, 0.3, 0.2, 0.4) == [False, None, True]
+    assert verdicts("hot_spots", 400, 0.09, 0.2, 0.1) == [True, True, True]
+    assert verdicts("sharp_boundary", 400, 0.11, 0.2, 0.1) == [True, False, False]
+    assert verdicts("smooth", 400, 0.11, math.nan, 0.1) == [None, None, False]
+    assert verdicts("smooth", 400, math.nan, 0.2, 0.1) == [None, None, None]
