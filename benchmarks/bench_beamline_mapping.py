@@ -454,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.score_grid} x {args.score_grid} cell centres (offset from the raster's "
         f"nodes); '(r x)': mean NRMSE / the raster's at the budget over the seeds that did not "
         f"reach it. Exposure {args.exposure} s. gpsteer variants: "
-        + "; ".join(f"'{k}' {v['options'] or 'defaults'}" for k, v in store.methods.items())
+        + store.describe_variants()
         + "\n"
     )
     for kind, w in wall.items():

@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         + f"\nInstances (seeds) {seeds} of each family; NRMSE on {SCORE_GRID} x {SCORE_GRID} "
         f"cell centres; ratios are '{args.label}' NRMSE / the other method's on the same "
         "instance and noise (below 1: gpsteer better); 'wins': instances where it is no worse. "
-        f"'{args.label}': {options or 'Agent defaults'}.\n\nAll families (geometric mean of "
+        f"gpsteer: {store.describe_variants()}.\n\nAll families (geometric mean of "
         "the ratios):\n" + overall(store, args.families, budgets, seeds, args.label) + "\n"
     )
     env = environment(gpsteer=gpsteer_version(), gpcam=gpcam_version())

@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         table + f"\nNRMSE on {SCORE_GRID} x {SCORE_GRID} cell centres, mean ± sd over seeds "
         f"{seeds}. gpsteer variants: "
-        + "; ".join(f"'{k}' {v['options'] or 'defaults'}" for k, v in store.methods.items())
+        + store.describe_variants()
         + "\n\n"
         + acceptance_lines(args.label, checks)
         + "\n"

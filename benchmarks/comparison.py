@@ -267,12 +267,21 @@ class Store:
                 f"configuration ({known['options']}, revision {known['revision']}). Pass a new "
                 "--label, or --remeasure to drop that label's results and measure it again."
             )
+        if known is not None:
+            return  # keep the revision the results were measured at
         self.methods[label] = {
             "options": options,
             "configuration": configuration,
             "revision": source_revision(),
         }
         self.save()
+
+    def describe_variants(self) -> str:
+        """ "'gpsteer': Agent defaults (revision c99bff7); 'm32': {'kernel': 'matern32'} (...)"."""
+        return "; ".join(
+            f"'{label}': {m['options'] or 'Agent defaults'} (revision {m['revision']})"
+            for label, m in self.methods.items()
+        )
 
     def forget(self, label: str) -> None:
         """Drop ``label``'s curves and configuration (the baselines stay)."""
