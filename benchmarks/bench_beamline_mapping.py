@@ -473,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {"environment": env, "arguments": vars(args) | {"out": str(args.out)}, "wall": wall}
     write_outputs(args.out, f"{stem}_{args.raster}", title, md, env, payload)
     if args.record:
-        record_result(f"{stem}-{args.raster}", title, md, env, sys.argv)
+        record_result(f"{stem}-{args.raster}".replace("_", "-"), title, md, env, sys.argv)
     return 0
 
 
