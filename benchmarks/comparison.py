@@ -17,6 +17,7 @@ reading's known noise variance (gpCAM's loop is given the same), and
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -239,6 +240,7 @@ class Store:
         data = json.loads(self.path.read_text()) if self.path.exists() else {}
         self.methods: dict[str, Any] = data.get("methods", {})
         self.curves: dict[str, Any] = data.get("curves", {})
+        self._forgotten: set[str] = set()
 
     @staticmethod
     def key(field: str, method: str, seed: int) -> str:
@@ -285,15 +287,32 @@ class Store:
 
     def forget(self, label: str) -> None:
         """Drop ``label``'s curves and configuration (the baselines stay)."""
+        self._forgotten.add(label)
         self.methods.pop(label, None)
         self.curves = {k: v for k, v in self.curves.items() if k.split("|")[-2] != label}
         self.save()
 
     def save(self) -> None:
+        """Write the file, merged with what other processes wrote since it was read.
+
+        Why: stations or fields can be measured by several processes at once into one
+        store (``--stations saxs`` beside ``--stations ir``); under a lock, entries on
+        disk that this process does not hold are kept, its own entries win.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"methods": self.methods, "curves": self.curves}, indent=1))
-        os.replace(tmp, self.path)  # a killed run leaves the previous file whole
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.path.exists():
+                disk = json.loads(self.path.read_text())
+                for key, value in disk.get("curves", {}).items():
+                    if key not in self.curves and key.split("|")[-2] not in self._forgotten:
+                        self.curves[key] = value
+                for label, value in disk.get("methods", {}).items():
+                    if label not in self._forgotten:
+                        self.methods.setdefault(label, value)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"methods": self.methods, "curves": self.curves}, indent=1))
+            os.replace(tmp, self.path)  # a killed run leaves the previous file whole
 
 
 def measure_all(

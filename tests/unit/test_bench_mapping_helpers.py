@@ -180,6 +180,18 @@ def test_store_resumes_and_refuses_a_label_measured_under_another_configuration(
     assert again.get("smooth", "random", 0, [100]).nrmse == {100: 0.2}
 
 
+def test_two_processes_writing_one_store_keep_each_others_results(tmp_path):
+    path = tmp_path / "store.json"
+    first, second = comparison.Store(path), comparison.Store(path)  # both read an empty file
+    first.put("smooth", "raster", 0, comparison.Curve({100: 0.1}))
+    second.put("hot_spots", "raster", 0, comparison.Curve({100: 0.2}))
+    first.put("smooth", "raster", 1, comparison.Curve({100: 0.3}))
+    merged = comparison.Store(path)
+    assert merged.get("smooth", "raster", 0, [100]).nrmse == {100: 0.1}
+    assert merged.get("hot_spots", "raster", 0, [100]).nrmse == {100: 0.2}
+    assert merged.get("smooth", "raster", 1, [100]).nrmse == {100: 0.3}
+
+
 def test_mean_and_spread():
     assert mean_and_spread([0.1, 0.2, 0.3]) == "0.2000 ±0.1000"
     assert mean_and_spread([0.25]) == "0.2500"
