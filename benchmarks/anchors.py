@@ -4,8 +4,8 @@ Why: a benchmark is only honest if the anchor is driven the way its own docs dri
 it. These adapters call gpCAM 8.6.1 exactly as documented (``GPOptimizer(x, y,
 noise_variances=...)``, ``train()`` with its defaults, ``ask``/``tell``), add
 nothing but timing and chunked prediction, and turn any exception into a recorded
-failure so one crash does not sink a whole table. GP-free baselines (raster scan and
-random points, both linearly interpolated) set the floor any GP must beat.
+failure so one crash does not sink a whole table. The GP-free baselines (raster,
+random points, python-adaptive) live in :mod:`benchmarks.baselines`.
 
 gpCAM behaviour these adapters work around or record (read from the 8.6.1/fvgp 4.9.3
 sources):
@@ -34,11 +34,9 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from scipy.interpolate import griddata
-
-from benchmarks.fields import Field, dense_grid
 
 __all__ = [
     "AsyncTrace",
@@ -51,8 +49,6 @@ __all__ = [
     "gpcam_mapping_loop",
     "gpcam_version",
     "local_dask_client",
-    "random_baseline",
-    "raster_baseline",
 ]
 
 #: ``predict(Xq) -> (mean, variance)``; variance is None for GP-free baselines.
@@ -60,6 +56,7 @@ Predictor = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
 
 UNIT_SQUARE = np.array([[0.0, 1.0], [0.0, 1.0]])
 PREDICT_CHUNK = 500
+MEAN_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -241,15 +238,16 @@ def gpcam_async_fit(
 
 @dataclass
 class LoopTrace:
-    """Per-decision wall times of a mapping loop and the error curve it produced.
+    """Per-decision wall times of a mapping loop and the scores of its maps.
 
     ``decisions`` rows: ``(n_points_before, ask_s, tell_s, train_s)``; ``train_s`` is
-    0 where the schedule did not train. ``nrmse_curve`` rows: ``(n_points, nrmse)``.
+    0 where the schedule did not train. ``scores`` rows: ``(n_points, score)``, what
+    the loop's ``on_score`` returned for the map at that point count.
     """
 
     initial_train_seconds: float
     decisions: list[tuple[int, float, float, float]] = field(default_factory=list)
-    nrmse_curve: list[tuple[int, float]] = field(default_factory=list)
+    scores: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def decision_seconds(self) -> np.ndarray:
@@ -257,27 +255,44 @@ class LoopTrace:
         return np.array([a + t + tr for _, a, t, tr in self.decisions])
 
 
+def _gpcam_mean(gp) -> Callable[[np.ndarray], np.ndarray]:
+    """The posterior mean alone, in chunks (a map needs no variance)."""
+
+    def mean(Xq: np.ndarray) -> np.ndarray:
+        Xq = np.asarray(Xq, dtype=np.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            parts = [
+                np.asarray(gp.posterior_mean(Xq[i : i + MEAN_CHUNK])["m(x)"]).reshape(-1)
+                for i in range(0, len(Xq), MEAN_CHUNK)
+            ]
+        return np.concatenate(parts)
+
+    return mean
+
+
 def gpcam_mapping_loop(
-    truth: Field,
+    truth: Any,
     n_initial: int,
     n_total: int,
     rng: np.random.Generator,
+    *,
+    score_at: Sequence[int] = (),
+    on_score: Callable[[int, Callable[[np.ndarray], np.ndarray]], float] | None = None,
     train_at: Sequence[int] = (20, 40, 80, 160, 320, 640),
-    score_every: int = 0,
-    score_grid: int = 50,
 ) -> LoopTrace:
     """An autonomous mapping loop the way gpCAM's examples write it.
 
-    Random initial design, ``train()``, then one point at a time:
-    ``ask(bounds, acquisition_function="variance")``, measure, ``tell``, and
-    ``train()`` whenever the data count reaches an entry of ``train_at``.
-    NRMSE on a ``score_grid``^2 grid is recorded every ``score_every`` points
-    (0: only at the end); scoring is not part of the decision times.
+    Random initial design of ``n_initial`` points, ``train()``, then one point at a
+    time: ``ask(bounds, acquisition_function="variance")``, measure, ``tell``, and
+    ``train()`` whenever the data count reaches an entry of ``train_at``. ``truth`` is
+    a field on the unit square (``sample``, ``measure``, ``noise_std``: gpCAM is told
+    that noise variance). When the count reaches an entry of ``score_at`` (and at the
+    end), ``on_score(n, mean_map)`` scores the posterior mean; scoring is not part of
+    the decision times.
     """
     noise_var = truth.noise_std**2
     X, y = truth.sample(n_initial, rng)
-    Xs = dense_grid(score_grid)
-    f_true = truth(Xs)
 
     np.random.seed(int(rng.integers(2**31)))  # gpCAM's restarts use the global state  # noqa: NPY002
     t0 = time.perf_counter()
@@ -286,13 +301,11 @@ def gpcam_mapping_loop(
         warnings.simplefilter("ignore", UserWarning)
         gp.train()
     trace = LoopTrace(initial_train_seconds=time.perf_counter() - t0)
-    predict = _gpcam_predictor(gp)
-    schedule = set(train_at)
+    schedule, scored_at = set(train_at), set(score_at)
 
     def score(n: int) -> None:
-        from benchmarks.fields import nrmse
-
-        trace.nrmse_curve.append((n, nrmse(f_true, predict(Xs)[0])))
+        if on_score is not None:
+            trace.scores.append((n, on_score(n, _gpcam_mean(gp))))
 
     n = n_initial
     with warnings.catch_warnings():
@@ -312,39 +325,8 @@ def gpcam_mapping_loop(
                 gp.train()
                 train_s = time.perf_counter() - td
             trace.decisions.append((n - 1, tb - ta, td - tc, train_s))
-            if score_every and n % score_every == 0:
+            if n in scored_at:
                 score(n)
-    if not trace.nrmse_curve or trace.nrmse_curve[-1][0] != n:
+    if not trace.scores or trace.scores[-1][0] != n:
         score(n)
     return trace
-
-
-def _interpolator(X: np.ndarray, y: np.ndarray) -> Predictor:
-    """Linear interpolation inside the convex hull, nearest neighbour outside it."""
-
-    def predict(Xq: np.ndarray) -> tuple[np.ndarray, None]:
-        Xq = np.asarray(Xq, dtype=np.float64)
-        lin = griddata(X, y, Xq, method="linear")
-        holes = np.isnan(lin)
-        if holes.any():
-            lin[holes] = griddata(X, y, Xq[holes], method="nearest")
-        return lin, None
-
-    return predict
-
-
-def raster_baseline(truth: Field, n_points: int, rng: np.random.Generator) -> Fit:
-    """A raster scan of about ``n_points`` (a square grid, edges included), interpolated."""
-    side = max(2, round(np.sqrt(n_points)))
-    X = dense_grid(side)
-    t0 = time.perf_counter()
-    predict = _interpolator(X, truth.measure(X, rng))
-    return Fit(predict=predict, train_seconds=time.perf_counter() - t0)
-
-
-def random_baseline(truth: Field, n_points: int, rng: np.random.Generator) -> Fit:
-    """``n_points`` uniform random measurements, linearly interpolated (no GP)."""
-    X, y = truth.sample(n_points, rng)
-    t0 = time.perf_counter()
-    predict = _interpolator(X, y)
-    return Fit(predict=predict, train_seconds=time.perf_counter() - t0)

@@ -1,115 +1,83 @@
-"""Autonomous mapping on synthetic 2-D fields: gpsteer vs gpCAM 8.6.1, raster and random.
+"""Autonomous mapping on the synthetic fields: gpsteer against gpCAM, Learner2D, raster, random.
 
-For each field, each method measures points one at a time (noisy, the field's own
-noise level) and the NRMSE of its map on a dense grid is recorded at each budget:
+For each field of :mod:`benchmarks.fields` and each seed, every method measures noisy
+points (the field's own noise level) up to the largest budget, and its map's NRMSE
+on a 250 x 250 grid of cell centres (:func:`benchmarks.fields.cell_centres`, finer
+than and offset from every raster) is recorded at each budget:
 
-- gpsteer ``Agent`` with ``variance``, ``boundary`` and ``gradient`` acquisition (ask/tell,
-  default training schedule, inline), told each reading's noise variance, as gpCAM is;
-- gpCAM driven as its docs do (``ask(acquisition_function="variance")``, ``tell``,
-  ``train`` on a schedule; :func:`benchmarks.anchors.gpcam_mapping_loop`);
-- a raster scan of about the same number of points, linearly interpolated;
-- uniformly random points, linearly interpolated.
+- gpsteer: ``Agent(bounds, seed=seed, **options)`` with its defaults unless
+  ``--agent KEY=VALUE`` says otherwise, ``agent.run`` to each budget, told each
+  reading's noise variance; the column is named by ``--label`` (default ``gpsteer``);
+- gpCAM 8.6.1 as its docs drive it (:func:`benchmarks.anchors.gpcam_mapping_loop`);
+- python-adaptive's ``Learner2D`` (:class:`benchmarks.baselines.Learner2DRun`);
+- the raster of the same count (``round(sqrt(n))^2`` exact positions, noisy readings)
+  and uniform random points, both linearly interpolated.
 
-Each NRMSE is the mean over ``--seeds`` seeds (each seed: its own measurement noise,
-initial design and gpCAM restarts); one seed's differences of ~10 % are run-to-run
-noise. Then the wall time of one decision with N = 1000 points already measured, both
-engines, side by side (medians of 15).
+Each cell is the mean over seeds, with the standard deviation across seeds. The
+verdict columns are issue 13's acceptance for the ``--label`` column: no worse than
+the equal raster at every budget, at most half the raster's NRMSE at 400 points on
+``sharp_boundary`` and ``hot_spots``, no worse than Learner2D at 200 and 400. Then the
+wall time of one decision (tell + ask) with N = 1000 points, gpsteer and gpCAM.
 
-Run: ``python benchmarks/bench_mapping.py [--quick] [--seeds 2] [--fields ...]
-[--budgets ...] [--kernel matern52]``.
+Results go to a store (``--out``/mapping_store.json) after every run: an interrupted
+run resumes where it stopped, and a second ``--label`` adds a column without
+measuring the baselines again (``--fresh`` starts over).
+
+Run: ``python -m benchmarks.bench_mapping [--quick] [--seeds 3] [--fields ...]
+[--budgets 100 200 400] [--label NAME --agent KEY=VALUE ...] [--skip-decision]
+[--record]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 import warnings
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.anchors import (
-    UNIT_SQUARE,
-    _gpcam_optimizer,
-    attempt,
-    gpcam_mapping_loop,
-    random_baseline,
-    raster_baseline,
+from benchmarks.anchors import UNIT_SQUARE, _gpcam_optimizer, gpcam_version
+from benchmarks.comparison import (
+    BASELINES,
+    Store,
+    gpsteer_configuration,
+    measure_all,
+    parse_agent_options,
+    seed_values,
 )
-from benchmarks.fields import FIELDS, dense_grid, nrmse
-from benchmarks.report import environment, limit_threads, markdown_table, write_outputs
+from benchmarks.engines import gpsteer_version
+from benchmarks.fields import FIELDS, cell_centres
+from benchmarks.report import (
+    environment,
+    limit_threads,
+    markdown_table,
+    mean_and_spread,
+    record_result,
+    write_outputs,
+)
 
-N_INITIAL = 10
-GPSTEER_ACQUISITIONS = ("variance", "boundary", "gradient")
-#: Compared with gpCAM: a field counts if one of these is no worse at every budget.
-COMPARED = ("variance", "boundary")
-
-
-def gpsteer_curve(
-    field,
-    acquisition: str,
-    budgets: list[int],
-    seed: int,
-    grid: np.ndarray,
-    kernel: str = "matern52",
-):
-    """NRMSE at each budget and per-decision seconds of a gpsteer ask/tell loop.
-
-    The agent is told the field's noise variance with every reading: gpCAM's loop
-    gets the same (``noise_variances``), so both engines know the same.
-    """
-    from gpsteer import Agent
-
-    rng = np.random.default_rng(seed)
-    truth = field(grid)
-    noise = field.noise_std**2
-    agent = Agent(
-        bounds=[(0.0, 1.0), (0.0, 1.0)], acquisition=acquisition, kernel=kernel, seed=seed
-    )
-    X0 = agent.ask(N_INITIAL).points  # the agent's own space-filling first design
-    agent.tell(X0, field.measure(X0, rng), noise_variance=np.full(N_INITIAL, noise))
-    curve, decisions = {}, []
-    n = N_INITIAL
-    while n < max(budgets):
-        t0 = time.perf_counter()
-        x = agent.ask(1).points
-        t1 = time.perf_counter()
-        y = field.measure(x, rng)
-        t2 = time.perf_counter()
-        agent.tell(x, y, noise_variance=np.full(len(y), noise))
-        decisions.append((t1 - t0) + (time.perf_counter() - t2))
-        n += 1
-        if n in budgets:
-            curve[n] = nrmse(truth, agent.predict(grid).mean)
-    agent.close()
-    return curve, np.array(decisions)
+SCORE_GRID = 250
+#: Issue 13: at 400 points, at most this share of the raster's NRMSE on these fields.
+HALF_RASTER_FIELDS = ("sharp_boundary", "hot_spots")
+HALF_RASTER_BUDGET, HALF_RASTER_RATIO = 400, 0.5
+#: Issue 13: no worse than the raster at these budgets, no worse than Learner2D at these.
+RASTER_BUDGETS, LEARNER_BUDGETS = (100, 200, 400), (200, 400)
 
 
-def gpcam_curve(field, budgets: list[int], seed: int):
-    step = int(np.gcd.reduce(budgets))
-    trace = gpcam_mapping_loop(
-        field,
-        N_INITIAL,
-        max(budgets),
-        np.random.default_rng(seed),
-        score_every=step,
-        score_grid=100,
-    )
-    curve = {n: e for n, e in trace.nrmse_curve if n in budgets}
-    return curve, trace.decision_seconds
-
-
-def decision_time_at(n_points: int, seed: int, repeats: int = 15) -> dict[str, float]:
+def decision_time_at(n_points: int, seed: int, options: dict, repeats: int = 15) -> dict:
     """Median seconds per decision with ``n_points`` already measured, both engines.
 
-    Two numbers per engine: ``<engine>`` is one loop step as the mapping loop runs it
-    (``tell`` the new reading, then ``ask`` the next point), the time a beamline waits
-    between points; ``<engine>_ask`` is a repeated ``ask`` on unchanged data (gpsteer
-    reuses its factor; gpCAM's first ask after a ``tell`` or ``train`` is the slow
-    one). No training in either: both were trained once before timing.
+    ``<engine>`` is one loop step as the mapping loop runs it (``tell`` the new
+    reading, then ``ask`` the next point): what a beamline waits between points.
+    ``<engine>_ask`` is a repeated ``ask`` on unchanged data. No training while timed:
+    each engine is trained once before (gpsteer: ``train_schedule=None``, unless the
+    options say otherwise, and ``train()``).
     """
     from gpsteer import Agent
 
@@ -120,20 +88,20 @@ def decision_time_at(n_points: int, seed: int, repeats: int = 15) -> dict[str, f
     noise = field.noise_std**2
     out: dict[str, float] = {}
 
-    agent = Agent(bounds=[(0.0, 1.0), (0.0, 1.0)], seed=seed, train_schedule=None)
-    agent.tell(X, y, noise_variance=np.full(n_points, noise))
-    agent.train()
-    agent.ask(1)
-    steps, asks = [], []
-    for i in range(repeats):
-        t0 = time.perf_counter()
-        agent.tell(extra_X[i : i + 1], extra_y[i : i + 1], noise_variance=np.full(1, noise))
+    settings = {"train_schedule": None} | options
+    with Agent(bounds=[(0.0, 1.0), (0.0, 1.0)], seed=seed, **settings) as agent:
+        agent.tell(X, y, noise_variance=np.full(n_points, noise))
+        agent.train()
         agent.ask(1)
-        t1 = time.perf_counter()
-        agent.ask(1)
-        asks.append(time.perf_counter() - t1)
-        steps.append(t1 - t0)
-    agent.close()
+        steps, asks = [], []
+        for i in range(repeats):
+            t0 = time.perf_counter()
+            agent.tell(extra_X[i : i + 1], extra_y[i : i + 1], noise_variance=np.full(1, noise))
+            agent.ask(1)
+            t1 = time.perf_counter()
+            agent.ask(1)
+            asks.append(time.perf_counter() - t1)
+            steps.append(t1 - t0)
     out["gpsteer"], out["gpsteer_ask"] = float(np.median(steps)), float(np.median(asks))
 
     gp = _gpcam_optimizer(X, y, np.full(n_points, noise))
@@ -154,98 +122,158 @@ def decision_time_at(n_points: int, seed: int, repeats: int = 15) -> dict[str, f
     return out
 
 
-def mean_curves(field, budgets: list[int], seeds: list[int], grid, kernel: str) -> dict:
-    """Each method's NRMSE at each budget, averaged over ``seeds``."""
-    runs: dict[str, list[dict[int, float]]] = {}
-    for seed in seeds:
-        for acq in GPSTEER_ACQUISITIONS:
-            run = attempt(gpsteer_curve, field, acq, budgets, seed, grid, kernel)
-            runs.setdefault(f"gpsteer-{acq}", []).append(run.value[0] if run.ok else {})
-            if not run.ok:
-                print(f"{field.name} gpsteer-{acq} seed {seed} failed: {run.error}", flush=True)
-        run = attempt(gpcam_curve, field, budgets, seed)
-        runs.setdefault("gpcam-variance", []).append(run.value[0] if run.ok else {})
-        if not run.ok:
-            print(f"{field.name} gpCAM seed {seed} failed: {run.error}", flush=True)
-        for label, baseline in (("raster", raster_baseline), ("random", random_baseline)):
-            rng = np.random.default_rng(seed)
-            runs.setdefault(label, []).append(
-                {b: nrmse(field(grid), baseline(field, b, rng).predict(grid)[0]) for b in budgets}
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values and not any(math.isnan(v) for v in values) else math.nan
+
+
+def _mark(ok: bool | None) -> str:
+    return "-" if ok is None else ("yes" if ok else "**no**")
+
+
+def verdicts(field: str, budget: int, ours: float, raster: float, learner: float) -> list:
+    """Issue 13's three checks for one cell: True/False, or None where a check does not apply."""
+    known = not math.isnan(ours)
+    le_raster = ours <= raster if budget in RASTER_BUDGETS and known else None
+    half = (
+        ours <= HALF_RASTER_RATIO * raster
+        if field in HALF_RASTER_FIELDS and budget == HALF_RASTER_BUDGET and known
+        else None
+    )
+    le_learner = ours <= learner if budget in LEARNER_BUDGETS and known else None
+    if math.isnan(raster):
+        le_raster = half = None
+    if math.isnan(learner):
+        le_learner = None
+    return [le_raster, half, le_learner]
+
+
+def results_table(store: Store, fields, budgets, seeds, label: str, columns) -> tuple[str, dict]:
+    """The markdown table (mean ± sd over seeds) and the acceptance summary for ``label``."""
+    header = ["field", "points", *columns, f"{label} <= raster", "<= 0.5x raster", "<= Learner2D"]
+    rows, checks = [], {"raster": [], "half": [], "learner": []}
+    for field in fields:
+        for b in budgets:
+            values = {c: seed_values(store, field, c, seeds, b) for c in columns}
+            means = {c: _mean(v) for c, v in values.items()}
+            marks = verdicts(field, b, means[label], means["raster"], means["Learner2D"])
+            for name, ok in zip(checks, marks, strict=True):
+                if ok is not None:
+                    checks[name].append((field, b, ok))
+            rows.append(
+                [field, str(b)]
+                + [mean_and_spread(values[c]) for c in columns]
+                + [_mark(ok) for ok in marks]
             )
-        print(f"{field.name} seed {seed}: done", flush=True)
-    return {
-        label: {b: float(np.mean([c.get(b, np.nan) for c in curves])) for b in budgets}
-        for label, curves in runs.items()
-    }
+    return markdown_table(header, rows), checks
+
+
+def acceptance_lines(label: str, checks: dict) -> str:
+    def line(name: str, what: str) -> str:
+        items = checks[name]
+        misses = [f"{f} @{b}" for f, b, ok in items if not ok]
+        met = len(items) - len(misses)
+        tail = f" (missed: {', '.join(misses)})" if misses else ""
+        return f"- {what}: {met} of {len(items)}{tail}"
+
+    return "\n".join(
+        [
+            f"Issue 13 acceptance for '{label}' (means over seeds):",
+            line("raster", "NRMSE <= the equal raster's at 100/200/400 points"),
+            line("half", "NRMSE <= 0.5x the raster's at 400 on sharp_boundary, hot_spots"),
+            line("learner", "NRMSE <= Learner2D's at 200/400 points"),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fields", nargs="+", default=sorted(FIELDS), choices=sorted(FIELDS))
-    parser.add_argument("--budgets", nargs="+", type=int, default=[50, 100, 200, 400])
-    parser.add_argument("--seeds", type=int, default=2, help="seeds 0..n-1, NRMSE averaged")
-    parser.add_argument("--kernel", default="matern52", help="gpsteer's kernel name")
+    parser.add_argument("--budgets", nargs="+", type=int, default=[100, 200, 400])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..n-1; NRMSE averaged")
+    parser.add_argument("--label", default="gpsteer", help="column name of this gpsteer variant")
+    parser.add_argument(
+        "--agent",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help='an Agent keyword, JSON value (repeatable): --agent kernel=\\"matern32\\"',
+    )
+    parser.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=list(BASELINES))
     parser.add_argument("--decision-n", type=int, default=1000)
-    parser.add_argument("--quick", action="store_true", help="2 fields, budgets 25 and 50")
+    parser.add_argument("--skip-decision", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="2 fields, budgets 25 50, 1 seed")
+    parser.add_argument("--fresh", action="store_true", help="forget stored results first")
+    parser.add_argument(
+        "--remeasure", action="store_true", help="forget this --label's results (not the others)"
+    )
+    parser.add_argument("--record", action="store_true", help="also write benchmarks/results/")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", default="bench-output/mapping")
+    parser.add_argument("--out", type=Path, default=Path("bench-output"))
     args = parser.parse_args(argv)
     if args.quick:
-        args.fields, args.budgets, args.decision_n = ["smooth", "hot_spots"], [25, 50], 200
-        args.seeds = 1
+        args.fields, args.budgets, args.decision_n, args.seeds = (
+            ["smooth", "sharp_boundary"],
+            [25, 50],
+            200,
+            1,
+        )
     if args.threads:
         limit_threads(args.threads)
-    budgets = sorted(args.budgets)
-    seeds = list(range(args.seeds))
-    grid = dense_grid(100)
-    rows, records = [], []
-    curves: dict[str, dict[int, float]] = {}
-    wins = 0
-    for name in args.fields:
-        curves = mean_curves(FIELDS[name], budgets, seeds, grid, args.kernel)
-        verdicts = {acq: [] for acq in COMPARED}
-        for b in budgets:
-            row = {k: v[b] for k, v in curves.items()}
-            for acq in COMPARED:
-                verdicts[acq].append(row[f"gpsteer-{acq}"] <= row["gpcam-variance"])
-            rows.append(
-                [name, str(b)]
-                + [f"{row[k]:.4f}" for k in curves]
-                + ["/".join(_yes(verdicts[acq][-1]) for acq in COMPARED)]
-            )
-            records.append({"field": name, "budget": b, **row})
-        wins += any(all(v) for v in verdicts.values())
-    header = ["field", "points", *curves.keys(), " / ".join(COMPARED) + " <= gpCAM"]
-    table = markdown_table(header, rows)
-    times = decision_time_at(args.decision_n, 0)
-    ratio = times["gpcam"] / times["gpsteer"]
-    ask_ratio = times["gpcam_ask"] / times["gpsteer_ask"]
-    ms = {k: v * 1e3 for k, v in times.items()}
-    timing = (
-        f"\nOne decision (tell the new reading, ask the next point) with N = {args.decision_n}"
-        f" points: gpsteer {ms['gpsteer']:.0f} ms, gpCAM {ms['gpcam']:.0f} ms, ratio "
-        f"{ratio:.1f}x (target >= 5x); a repeated ask on unchanged data: gpsteer "
-        f"{ms['gpsteer_ask']:.0f} ms, gpCAM {ms['gpcam_ask']:.0f} ms, ratio {ask_ratio:.1f}x\n"
-        f"gpsteer no worse than gpCAM at every budget on {wins} of {len(args.fields)} fields "
-        f"(target: 4 of 5; one gpsteer acquisition per field, the better of variance and "
-        f"boundary); NRMSE: mean of {len(seeds)} seed(s); gpsteer kernel {args.kernel}\n"
+    options = parse_agent_options(args.agent)
+    budgets, seeds = sorted(set(args.budgets)), list(range(args.seeds))
+    stem = "mapping_quick" if args.quick else "mapping"
+    store_path = args.out / f"{stem}_store.json"
+    if args.fresh and store_path.exists():
+        store_path.unlink()
+    store = Store(store_path)
+    if args.remeasure:
+        store.forget(args.label)
+    store.check_label(args.label, options, gpsteer_configuration(options))
+
+    grid = cell_centres(SCORE_GRID)
+    fields = [FIELDS[name] for name in args.fields]
+    measure_all(store, fields, seeds, budgets, grid, args.label, options, args.baselines)
+
+    labels = [m for m in store.methods if m != args.label]
+    columns = [args.label, *labels, *args.baselines]
+    for needed in ("raster", "Learner2D"):
+        if needed not in columns:
+            columns.append(needed)
+    table, checks = results_table(store, args.fields, budgets, seeds, args.label, columns)
+    text = (
+        table + f"\nNRMSE on {SCORE_GRID} x {SCORE_GRID} cell centres, mean ± sd over seeds "
+        f"{seeds}. gpsteer variants: "
+        + store.describe_variants()
+        + "\n\n"
+        + acceptance_lines(args.label, checks)
+        + "\n"
     )
-    env = environment(gpsteer="gpsteer (Agent, inline training)", gpcam="gpCAM 8.6.1")
-    title = "Mapping benchmark (NRMSE on a 100 x 100 grid)"
-    print(f"{title}\n{env['summary']}\n{table}{timing}")
-    write_outputs(
-        Path(args.out),
-        "mapping",
-        title,
-        table + timing,
-        env,
-        {"env": env, "rows": records, "decision": times, "seeds": seeds, "kernel": args.kernel},
-    )
+    times = None
+    if not args.skip_decision:
+        times = decision_time_at(args.decision_n, 0, options)
+        ms = {k: v * 1e3 for k, v in times.items()}
+        text += (
+            f"\nOne decision with N = {args.decision_n} points, medians of 15 (no training): "
+            f"tell + ask gpsteer '{args.label}' {ms['gpsteer']:.0f} ms, gpCAM "
+            f"{ms['gpcam']:.0f} ms ({times['gpcam'] / times['gpsteer']:.1f}x); a repeated ask "
+            f"{ms['gpsteer_ask']:.0f} ms vs {ms['gpcam_ask']:.0f} ms.\n"
+        )
+    env = environment(gpsteer=gpsteer_version(), gpcam=gpcam_version(), adaptive=_adaptive())
+    title = "Mapping on the synthetic fields"
+    print(f"{title}\n{env['summary']}\n{text}")
+    payload = {"env": env, "budgets": budgets, "seeds": seeds, "decision": times}
+    write_outputs(args.out, stem, title, text, env, payload | {"store": str(store_path)})
+    if args.record:
+        record_result(stem, title, text, env, sys.argv)
     return 0
 
 
-def _yes(ok: bool) -> str:
-    return "yes" if ok else "no"
+def _adaptive() -> str:
+    try:
+        import adaptive
+    except ImportError as exc:
+        return f"adaptive not installed ({exc}); run: pip install -e '.[bench]'"
+    return f"adaptive {adaptive.__version__}"
 
 
 if __name__ == "__main__":

@@ -8,11 +8,25 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import platform
+import shlex
 from pathlib import Path
 
-__all__ = ["environment", "limit_threads", "markdown_table", "thread_pools", "write_outputs"]
+__all__ = [
+    "RESULTS_DIR",
+    "environment",
+    "limit_threads",
+    "markdown_table",
+    "mean_and_spread",
+    "record_result",
+    "thread_pools",
+    "write_outputs",
+]
+
+#: Where results are recorded (committed, one dated markdown file per run): the record.
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 def limit_threads(n: int) -> None:
@@ -103,3 +117,37 @@ def write_outputs(
     json_path.write_text(json.dumps(payload, indent=2, default=str))
     print(f"wrote {md_path} and {json_path}", flush=True)
     return md_path, json_path
+
+
+def mean_and_spread(values: list[float], digits: int = 4) -> str:
+    """``"0.0812 ±0.0040"``: the mean over seeds and their standard deviation (n - 1).
+
+    A missing or failed seed (NaN) shows as ``"failed"``; one seed has no spread.
+    """
+    if not values or any(math.isnan(v) for v in values):
+        return "failed"
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{mean:.{digits}f}"
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return f"{mean:.{digits}f} ±{sd:.{digits}f}"
+
+
+def record_result(
+    stem: str, title: str, body_md: str, env: dict, argv: list[str], when: str | None = None
+) -> Path:
+    """Write ``benchmarks/results/<date>-<stem>.md``: the command, environment and tables.
+
+    Why: raw JSON stays in ``bench-output/`` (git-ignored); this dated file is the
+    record that is committed. A second run on the same day gets ``-2``, ``-3``, ...
+    """
+    day = when or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path, k = RESULTS_DIR / f"{day}-{stem}.md", 1
+    while path.exists():
+        k += 1
+        path = RESULTS_DIR / f"{day}-{stem}-{k}.md"
+    command = "python -m benchmarks." + Path(argv[0]).stem + " " + shlex.join(argv[1:])
+    path.write_text(f"# {title}\n\n`{command.strip()}`\n\n{env['summary']}\n\n{body_md}")
+    print(f"recorded {path}", flush=True)
+    return path
