@@ -115,8 +115,8 @@ def select_batch(
             constraints=constraints,
             exclude=exclude,
             min_distance=min_distance,
-            n_starts=n_starts,
-            max_iter=max_iter,
+            n_starts=n_starts if getattr(raw, "polish", True) else 0,
+            max_iter=min(max_iter, getattr(raw, "polish_iter", max_iter)),
             dtype=gp.dtype,
             device=gp.device,
         )
@@ -132,7 +132,8 @@ def select_batch(
             messages.append(out.message)
         exclude = np.vstack([exclude, x[None]])
         position = x if position is not None else None
-        model = _fantasize(model, x[None])
+        if len(chosen) < n:  # the next point sees this one as measured
+            model = _fantasize(model, x[None])
     points = np.array(chosen)
     if acquisition.joint and n > 1 and not discrete and motion is None:
         base = _fantasize(gp, pending) if pending is not None and len(pending) else gp

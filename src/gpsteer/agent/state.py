@@ -35,7 +35,8 @@ _READABLE_VERSIONS = (1, 2)
 #: The entries of the state metadata a snapshot keeps (:meth:`Agent.snapshot`): with the
 #: data and the configuration they rebuild the posterior exactly. ``point_ids`` and
 #: ``pending`` grow with the data and are not needed to rebuild a model, so they are
-#: left out. (``n_first``, ``n_scale``: version 1.)
+#: left out. (``n_first``, ``n_scale``: version 1. ``structure``, ``map_check``: the edges
+#: the kernel was given and the model's comparison with interpolation, when present.)
 SNAPSHOT_KEYS = (
     "format",
     "format_version",
@@ -47,6 +48,8 @@ SNAPSHOT_KEYS = (
     "last_trained_n",
     "rng_state",
     "next_id",
+    "structure",
+    "map_check",
 )
 
 

@@ -122,6 +122,7 @@ class GaussianProcess:
         self._y_scale = 1.0
         self._standardized_at: tuple[int, ...] = ()  # data sizes of each standardisation
         self._cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # key, L, alpha
+        self._unit_cache: tuple[Any, ...] | None = None  # data, bounds, data in the unit box
 
     # ------------------------------------------------------------------ validation
     def _check_bounds(self, bounds: Sequence[tuple[float, float]]) -> torch.Tensor:
@@ -338,6 +339,18 @@ class GaussianProcess:
         self.mean.bind(self._X, self._y)
         self.mean.to(self.device, self.dtype)
 
+    def _unit_data(self) -> torch.Tensor:
+        """The data in unit-box coordinates, the same tensor until the data change (so a
+        kernel can keep what it derives from the data between queries)."""
+        key = (self._X, self._input_bounds)
+        if (
+            self._unit_cache is None
+            or self._unit_cache[0] is not key[0]
+            or (self._unit_cache[1] is not key[1])
+        ):
+            self._unit_cache = (*key, self._normalize(self._X))
+        return self._unit_cache[2]
+
     def _normalize(self, X: torch.Tensor) -> torch.Tensor:
         lo, hi = self._input_bounds[:, 0], self._input_bounds[:, 1]
         return (X - lo) / (hi - lo)
@@ -500,7 +513,7 @@ class GaussianProcess:
         if not torch.isfinite(Xq_t.detach()).all():
             raise InputError("Query points contain NaN or inf.")
         Xn_q = self._normalize(Xq_t)
-        Xn = self._normalize(self._X)
+        Xn = self._unit_data()
         Kqx = self.kernel(Xn_q, Xn)
         s = self._y_scale
         mean = self.mean(Xq_t) + s * (Kqx @ alpha)

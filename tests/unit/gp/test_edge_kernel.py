@@ -64,7 +64,7 @@ class TestEdgeAlignedContract(KernelContract):
     names = ("lengthscale", "sharpening")
 
     def make_kernel(self):
-        return EdgeAligned(lengthscale=[0.3, 0.2], sharpening=5.0, field=ramp_field())
+        return EdgeAligned(lengthscale=[0.3, 0.2], sharpening=5.0, field=ramp_field(), ard=True)
 
     def reference(self, k, x1, x2):
         ls = self._v(k, "lengthscale")
@@ -72,7 +72,7 @@ class TestEdgeAlignedContract(KernelContract):
 
 
 def test_matches_an_independent_computation():
-    k = EdgeAligned(lengthscale=[0.25, 0.4], sharpening=12.0, field=ramp_field(16))
+    k = EdgeAligned(lengthscale=[0.25, 0.4], sharpening=12.0, field=ramp_field(16), ard=True)
     x1, x2 = sample_points(9, 2, 10), sample_points(7, 2, 11)
     expected = numpy_paciorek(x1.numpy(), x2.numpy(), np.array([0.25, 0.4]), 12.0, k.field)
     np.testing.assert_allclose(k(x1, x2).detach().numpy(), expected, rtol=1e-9, atol=1e-12)
@@ -90,8 +90,8 @@ def test_positive_definite_with_a_strong_field():
 def test_without_field_or_sharpening_it_is_the_stationary_matern():
     x1, x2 = sample_points(8, 2, 13), sample_points(5, 2, 14)
     stationary = Matern(nu=2.5, lengthscale=[0.3, 0.2])
-    no_field = EdgeAligned(lengthscale=[0.3, 0.2])
-    weak = EdgeAligned(lengthscale=[0.3, 0.2], sharpening=1e-4, field=ramp_field())
+    no_field = EdgeAligned(lengthscale=[0.3, 0.2], ard=True)
+    weak = EdgeAligned(lengthscale=[0.3, 0.2], sharpening=1e-4, field=ramp_field(), ard=True)
     expected = stationary(x1, x2)
     torch.testing.assert_close(no_field(x1, x2), expected, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(weak(x1, x2), expected, rtol=1e-3, atol=1e-4)

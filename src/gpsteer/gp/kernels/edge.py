@@ -60,6 +60,24 @@ def _inverse_and_det(M: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.linalg.inv(M), torch.linalg.det(M)
 
 
+def _pair_terms_2d(
+    u1: torch.Tensor, u2: torch.Tensor, B1: torch.Tensor, B2: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``q = du^T Bbar^-1 du`` and ``det Bbar`` for all pairs, 2-D, in closed form.
+
+    The same as the general path, with three ``(n, m)`` arrays instead of ``(n, m, 2, 2)``
+    ones: the kernel's cost in a decision is mostly these pairs.
+    """
+    a = 0.5 * (B1[:, 0, 0, None] + B2[None, :, 0, 0])
+    b = 0.5 * (B1[:, 0, 1, None] + B2[None, :, 0, 1])
+    c = 0.5 * (B1[:, 1, 1, None] + B2[None, :, 1, 1])
+    det = a * c - b * b
+    dx = u1[:, 0, None] - u2[None, :, 0]
+    dy = u1[:, 1, None] - u2[None, :, 1]
+    q = (c * dx * dx - 2.0 * b * dx * dy + a * dy * dy) / det
+    return q, det
+
+
 class EdgeAligned(Kernel):
     """Matérn-5/2 that is short across the edges of a :class:`StructureField`, long along them.
 
@@ -95,6 +113,7 @@ class EdgeAligned(Kernel):
         self._sh_options = dict(bounds=sharpening_bounds, prior=sharpening_prior)
         self.field = field
         self.ard = ard
+        self._metric_cache: tuple[object, ...] | None = None
 
     # ------------------------------------------------------------------ set-up
     def bind(self, X: torch.Tensor, y: torch.Tensor | None = None) -> None:
@@ -158,6 +177,30 @@ class EdgeAligned(Kernel):
         B, det_M = _inverse_and_det(M)
         return B, 1.0 / det_M
 
+    def _data_metrics(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_metrics` of the model's data, kept while the data tensor, the field and
+        the hyperparameter tensors stay the same objects (a query's second argument is the
+        model's data: without this, every acquisition evaluation would recompute them)."""
+        ls, sh = (self._hyperparameters[k].raw for k in ("lengthscale", "sharpening"))
+        cache = self._metric_cache
+        if (
+            cache is not None
+            and cache[0] is x
+            and cache[1] is self.field
+            and cache[2] is ls
+            and cache[3] is sh
+        ):
+            return cache[4], cache[5]
+        B, det = self._metrics(x)
+        if not (ls.requires_grad or sh.requires_grad):  # never keep a training graph
+            self._metric_cache = (x, self.field, ls, sh, B, det)
+        return B, det
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        state["_metric_cache"] = None  # derived; rebuilt on first use
+        return state
+
     def edge_strength(self, U: torch.Tensor) -> torch.Tensor:
         """``(m,)``: how many times shorter the correlation is across the strongest edge at
         unit-box points ``U`` than the base length (1: no edge there)."""
@@ -173,12 +216,17 @@ class EdgeAligned(Kernel):
         u1 = x1 / ls
         u2 = u1 if x2 is x1 else x2 / ls
         B1, det1 = self._metrics(x1)
-        B2, det2 = (B1, det1) if x2 is x1 else self._metrics(x2)
-        Bbar = 0.5 * (B1[:, None] + B2[None, :])
-        inv, det = _inverse_and_det(Bbar)
-        diff = u1[:, None, :] - u2[None, :, :]
-        q = torch.einsum("nmi,nmij,nmj->nm", diff, inv, diff)
-        prefactor = (det1[:, None] * det2[None, :]).clamp_min(0.0) ** 0.25 / det.sqrt()
+        B2, det2 = (B1, det1) if x2 is x1 else self._data_metrics(x2)
+        if u1.shape[1] == 2:
+            q, det = _pair_terms_2d(u1, u2, B1, B2)
+        else:
+            Bbar = 0.5 * (B1[:, None] + B2[None, :])
+            inv, det = _inverse_and_det(Bbar)
+            diff = u1[:, None, :] - u2[None, :, :]
+            q = torch.einsum("nmi,nmij,nmj->nm", diff, inv, diff)
+        root1 = det1.clamp_min(0.0) ** 0.25
+        root2 = root1 if x2 is x1 else det2.clamp_min(0.0) ** 0.25
+        prefactor = root1[:, None] * root2[None, :] * torch.rsqrt(det)
         K = prefactor * _matern52(q)
         if x2 is x1:
             K = 0.5 * (K + K.T)
