@@ -97,12 +97,17 @@ class Curve:
         return None
 
 
-def checkpoints(n_raster: int, max_fraction: float, first_n: int = 9) -> list[int]:
-    """Multiples of ``n_raster / 40`` from the first above ``first_n`` to ``max_fraction``."""
+def checkpoints(
+    n_raster: int, max_fraction: float, first_n: int = 9, targets: tuple[float, ...] = ()
+) -> list[int]:
+    """Multiples of ``n_raster / 40`` from the first above ``first_n`` to ``max_fraction``,
+    plus the point counts of ``targets`` (fractions): a target is then judged at its own
+    count, not at the next multiple above it."""
     step = max(1, round(n_raster / 40))
     first = step * math.ceil(first_n / step)
     top = max(first, int(max_fraction * n_raster))
-    return list(range(first, top + 1, step))
+    extra = {round(t * n_raster) for t in targets if first <= round(t * n_raster) <= top}
+    return sorted(set(range(first, top + 1, step)) | extra)
 
 
 class Scorer:
@@ -269,7 +274,7 @@ def run_station(
             | diagnose_method(zones, grid_labels, truth, raster, score.last, raster_positions),
         }
         store.save()
-    stops = checkpoints(n_raster, args.max_fraction)
+    stops = checkpoints(n_raster, args.max_fraction, targets=(TARGET_FRACTION[kind],))
     for name in todo:
         t0, first = time.perf_counter(), len(station.positions)
         score.last = None

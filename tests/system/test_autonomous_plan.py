@@ -159,7 +159,9 @@ def test_the_stored_run_has_primary_and_agent_streams(mapped: dict[str, Any]) ->
     assert decisions[:8] == [0] * 8
     assert decisions[8:] == list(range(1, 17))
     assert {e["data"]["agent_acquisition"] for e in agent_events[:8]} == {"initial_design"}
-    assert {e["data"]["agent_acquisition"] for e in agent_events[8:-1]} == {"variance"}
+    assert {e["data"]["agent_acquisition"] for e in agent_events[8:-1]} == {"map"}
+    assert {e["data"]["agent_reason"] for e in agent_events[8:-1]} <= {"coverage", "uncertainty"}
+    assert {e["data"]["agent_reason"] for e in agent_events[:8]} == {"initial_design"}
     last = agent_events[-1]["data"]
     assert last["agent_stop_reason"] == "max_points"
     assert last["agent_n_points"] == 24

@@ -136,7 +136,7 @@ def test_resume_continues_in_a_linked_run(
     assert new.metadata["stop"]["num_events"]["primary"] == 6  # the old points not re-measured
     records = read_decisions(new)
     assert records[0].n_points == 20  # the first decision already knew the old points
-    assert records[0].acquisition == "variance"
+    assert records[0].acquisition == "map"
     rebuilt = replay(new)  # follows the link to the old run
     assert rebuilt.n == 26
     np.testing.assert_array_equal(rebuilt.X[:20], mapped["agent"].X)

@@ -229,3 +229,14 @@ def test_issue13_verdicts_apply_each_check_where_it_belongs():
     assert verdicts("sharp_boundary", 400, 0.11, 0.2, 0.1) == [True, False, False]
     assert verdicts("smooth", 400, 0.11, math.nan, 0.1) == [None, None, False]
     assert verdicts("smooth", 400, math.nan, 0.2, 0.1) == [None, None, None]
+
+
+def test_beamline_checkpoints_include_each_target_count():
+    from benchmarks.bench_beamline_mapping import checkpoints
+
+    plain = checkpoints(2500, 0.2)
+    assert plain[0] == 62 and plain[1] - plain[0] == 62 and plain[-1] <= 500
+    with_target = checkpoints(2500, 0.2, targets=(0.12, 0.05, 0.5))
+    assert 300 in with_target and 125 in with_target  # judged at their own counts
+    assert 1250 not in with_target  # beyond the budget: left out
+    assert set(plain) <= set(with_target) and with_target == sorted(with_target)

@@ -139,7 +139,7 @@ def run_session(
     out: str | Path = "demo-output",
     seed: int = 0,
     velocity: float = 25.0,
-    acquisition: str = "variance",
+    acquisition: str = "map",
     progress: bool = True,
     log: Any = None,
 ) -> SessionResult:
@@ -159,7 +159,7 @@ def run_session(
     velocity : float
         Motor speed, mm/s.
     acquisition : str
-        The agent's acquisition function (``"variance"`` maps; see the docs).
+        The agent's acquisition function (default ``"map"``: see docs/concepts/maps_with_edges).
     progress : bool
         Show the plan's progress bar (on stderr).
     log : file, optional

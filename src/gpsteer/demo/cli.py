@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--velocity", type=float, default=25.0, help="motor speed in mm/s (default 25)"
     )
     parser.add_argument(
-        "--acquisition", default="variance", help="the agent's acquisition (default variance)"
+        "--acquisition", default="map", help="the agent's acquisition (default map)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser

@@ -97,7 +97,7 @@ class EdgeAligned(Kernel):
         *,
         sharpening: float = 1.0,
         field: StructureField | None = None,
-        ard: bool = False,
+        ard: bool = True,
         lengthscale_bounds: tuple[float, float] = DEFAULT_LENGTHSCALE_BOUNDS,
         lengthscale_prior: Prior | None = DEFAULT_LENGTHSCALE_PRIOR,
         sharpening_bounds: tuple[float, float] = (1e-4, 1e4),

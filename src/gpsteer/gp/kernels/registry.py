@@ -17,7 +17,6 @@ __all__ = ["KERNELS", "make_kernel"]
 #: Each name builds a kernel *with* a trainable output scale, ready for a GP.
 KERNELS: dict[str, Callable[[], Kernel]] = {
     "edge": lambda: ScaleKernel(EdgeAligned()),
-    "edge_ard": lambda: ScaleKernel(EdgeAligned(ard=True)),
     "matern52": lambda: ScaleKernel(Matern(nu=2.5)),
     "matern32": lambda: ScaleKernel(Matern(nu=1.5)),
     "matern12": lambda: ScaleKernel(Matern(nu=0.5)),
