@@ -4,6 +4,7 @@ how it restores, and when it reports interpolation instead of its model."""
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import Future
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from scipy.interpolate import griddata
 from gpsteer import Agent
 from gpsteer.errors import TrainingWarning
 from gpsteer.gp.kernels import Matern, ScaleKernel
+from gpsteer.training import Trainer
 
 NOISE = 1e-4  # variance
 
@@ -145,3 +147,49 @@ def test_a_model_that_fits_keeps_its_own_map():
     assert agent.map_check is not None and not agent.map_check.uses_interpolation
     query = rng.uniform(0, 1, (50, 2))
     assert not np.allclose(agent.predict(query).mean, griddata(X, y, query, method="linear"))
+
+
+class HeldTrainer(Trainer):
+    """A background trainer whose jobs finish only when the test says so (as a Dask job
+    that takes longer than the points do)."""
+
+    backend = "held"
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[Future, object]] = []
+
+    def submit(self, spec):
+        future: Future = Future()
+        future.set_running_or_notify_cancel()
+        self.jobs.append((future, spec))
+        return future
+
+    def finish(self) -> None:
+        for future, spec in self.jobs:
+            if not future.done():
+                future.set_result(self.run(spec))
+
+
+def test_the_edges_are_read_while_a_background_job_runs():
+    """With Dask a training job is nearly always in flight; the edges must not wait for it,
+    and the job's result is then judged on the model with its new edges."""
+    trainer = HeldTrainer()
+    agent = Agent([(0, 1), (0, 1)], training=trainer, seed=0)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, (40, 2))
+    agent.tell(X, step(X), noise_variance=np.full(40, NOISE))
+    assert len(trainer.jobs) == 1 and agent.training_future is not None
+    # the first edges are read when training is next due (1.5 x the data), job or not
+    more = rng.uniform(0, 1, (20, 2))
+    agent.tell(more, step(more), noise_variance=np.full(20, NOISE))
+    assert len(trainer.jobs) == 1  # the job has not returned
+    assert agent.snapshot()["structure"]["n_points"] == 60
+    # and again each time the data grow by 15 %
+    more = rng.uniform(0, 1, (9, 2))
+    agent.tell(more, step(more), noise_variance=np.full(9, NOISE))
+    assert len(trainer.jobs) == 1
+    assert agent.snapshot()["structure"]["n_points"] == 69
+    trainer.finish()
+    agent.poll_training()
+    status = agent.training_status()
+    assert status.n_accepted + status.n_rejected == 1  # taken in, judged on the new edges

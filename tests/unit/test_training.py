@@ -20,6 +20,7 @@ import torch
 from gpsteer.errors import InputError, NotFittedError, TrainingError, TrainingWarning
 from gpsteer.gp import GaussianProcess, fit_hyperparameters
 from gpsteer.gp.fit import FitStatus
+from gpsteer.gp.structure import refresh_structure
 from gpsteer.training import (
     DaskTrainer,
     InlineTrainer,
@@ -140,6 +141,16 @@ def test_data_key_changes_with_data_and_output_scale_only() -> None:
     grown.append(X[10:], y[10:])  # spread within 2x: the first scale is kept
     assert grown.y_scale != model(X, y).y_scale
     assert data_key(grown) != data_key(model(X, y))
+
+
+def test_data_key_changes_with_the_edges_of_an_edge_aware_kernel() -> None:
+    """A job's numbers hold only for the structure field it was computed with."""
+    X, y = smooth(30)
+    gp = GaussianProcess(input_bounds=[(0, 1), (0, 1)], kernel="edge")
+    gp.set_data(X, y)
+    key = data_key(gp)
+    refresh_structure(gp)
+    assert data_key(gp) != key
 
 
 def test_weights_and_improvement_rule() -> None:

@@ -346,9 +346,11 @@ class Agent:
     def _refresh_structure(self) -> None:
         """Give an edge-aware kernel the edges of the current estimate, before it trains.
 
-        Only once the model has been trained: before that, its estimate is the prior's.
+        Only once training has begun: before that, the estimate is the prior's. Also while
+        a background job runs (with Dask one nearly always does): its result is judged on
+        the model as it is when it returns, edges included (``training.scoring.data_key``).
         """
-        if self._last_trained_n is None or self._training.busy():
+        if self._last_trained_n is None:
             return
         source = refresh_structure(self.gp)
         if source is not None:

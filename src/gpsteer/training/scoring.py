@@ -15,6 +15,7 @@ import torch
 
 from gpsteer.errors import NumericalError
 from gpsteer.gp.model import GaussianProcess
+from gpsteer.gp.structure import field_kernels
 
 __all__ = [
     "LOO_TOLERANCE",
@@ -41,14 +42,19 @@ STRUCTURE_FRACTION = 0.5
 def data_key(gp: GaussianProcess) -> str:
     """A fingerprint of what ``gp``'s likelihood depends on besides its hyperparameters.
 
-    Inputs, outputs, measured noise and the output scale (kernel and noise live in
-    units of it, and it depends on how the data arrived, not only on the data).
+    Inputs, outputs, measured noise, the output scale (kernel and noise live in units
+    of it, and it depends on how the data arrived, not only on the data) and the
+    structure field of an edge-aware kernel (re-read from the estimate as data arrive,
+    also while a job runs).
     """
     h = hashlib.blake2b(digest_size=16)
     h.update(np.int64(gp.n).tobytes())
     h.update(np.float64(gp.y_scale).tobytes())
     for array in (gp.X, gp.y, gp.noise_variance):
         h.update(b"-" if array is None else np.ascontiguousarray(array, dtype=float).tobytes())
+    for kernel in field_kernels(gp.kernel):
+        field = kernel.field
+        h.update(b"-" if field is None else field.tensors.detach().cpu().numpy().tobytes())
     return h.hexdigest()
 
 
