@@ -216,6 +216,7 @@ class Agent:
         self._version = 0
         self._model_key: tuple[Any, ...] | None = None
         self._structure: StructureSource | None = None  # what the edge field came from
+        self._took_in_training = False  # a background job's result has come back
         self._map_check: MapCheck | None = None  # the model against interpolation
         #: bluesky-adaptive's Optimizer protocol (suggest / ingest / get_best_points).
         self.optimizer = OptimizerAdapter(self)
@@ -315,17 +316,23 @@ class Agent:
     # ------------------------------------------------------------------ training
     def _after_data(self) -> None:
         with compute_threads(self._num_threads):
-            self._training.poll(self.gp)
+            self._poll()
             due = self._schedule is not None and self._schedule.due(self.n, self._last_trained_n)
             if due:
                 self._refresh_scale()
-            if due or self._structure_due():
+            # training stays due while a job runs: the edges follow their own schedule then
+            busy = self._training.busy()
+            if (due and not busy) or self._structure_due():
                 self._refresh_structure()
-            if due and not self._training.busy():
+            if due and not busy:
                 starts = self._schedule.starts(self._last_trained_n)
                 if self._training.schedule(self.gp, n_starts=starts):
                     self._last_trained_n = self.n
         self._sync_version()
+
+    def _poll(self) -> None:
+        if self._training.poll(self.gp) is not None:
+            self._took_in_training = True
 
     def _refresh_scale(self) -> None:
         """Standardise the GP's outputs on all data before training (the GP records it).
@@ -340,7 +347,9 @@ class Agent:
         :data:`STRUCTURE_GROWTH` (more often than training: it is cheaper, and an edge
         the points have just traced should steer the next ones)."""
         if self._structure is None:
-            return False
+            # the first edges come with the next training, or (training in the background,
+            # where a stale job is resubmitted at once) as soon as a job's result is in
+            return self._took_in_training
         return self.n >= math.ceil(STRUCTURE_GROWTH * self._structure.n_points)
 
     def _refresh_structure(self) -> None:
@@ -435,7 +444,7 @@ class Agent:
         """Take a finished background training result, if any (``tell``/``ask`` do this too)."""
         if self.n:
             with compute_threads(self._num_threads):
-                self._training.poll(self.gp)
+                self._poll()
             self._sync_version()
 
     # ------------------------------------------------------------------ decisions
