@@ -31,8 +31,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks profile_collection
-	$(VENV)/bin/ruff format --check src tests benchmarks profile_collection
+	$(VENV)/bin/ruff check src tests benchmarks profile_collection docs/figures
+	$(VENV)/bin/ruff format --check src tests benchmarks profile_collection docs/figures
 	$(VENV)/bin/lint-imports
 
 docs: $(STAMP)

@@ -14,13 +14,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from scipy.interpolate import griddata  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from scipy.interpolate import griddata
 
-from gpsteer import Agent  # noqa: E402
-from gpsteer.gp.structure import field_kernels  # noqa: E402
+from gpsteer import Agent
+from gpsteer.gp.structure import field_kernels
 
 OUT = Path(__file__).resolve().parents[1] / "_static"
 NOISE = 0.005
