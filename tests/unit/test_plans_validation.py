@@ -57,6 +57,7 @@ CASES = [
     ({"space": {motor1: (0.0,)}}, InputError, r"\(lo, hi\) pair"),
     ({"space": {}}, InputError, "non-empty mapping"),
     ({"space": {"motor1": (0, 1)}}, InputError, "movable device"),
+    ({"space": {motor1: (-1.0, 1.0), det: (0.0, 1.0)}}, InputError, "computed signal"),
     ({"target": "nope"}, UnknownNameError, "the detectors read"),
     ({"target": ("det", "det_variance")}, UnknownNameError, "det_variance"),
     ({"target": 3}, InputError, "event field name"),

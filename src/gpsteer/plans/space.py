@@ -181,6 +181,16 @@ def _motor_limits(motor: Any) -> tuple[float, float] | None:
     return lo, hi
 
 
+def _computed_signal(device: Any) -> bool:
+    """An ophyd simulated signal whose reading is computed by a function (``SynSignal`` and
+    its kind): it has ``.set()``, but setting it changes nothing the detectors see."""
+    try:
+        from ophyd.sim import SynSignal
+    except ImportError:  # pragma: no cover - ophyd is a dependency
+        return False
+    return isinstance(device, SynSignal)
+
+
 def _check_interval(name: str, interval: Any) -> tuple[float, float]:
     try:
         lo, hi = interval
@@ -226,6 +236,12 @@ def make_space(space: Mapping[Any, Sequence[float]]) -> Space:
         if not isinstance(name, str) or not callable(getattr(motor, "set", None)):
             raise InputError(
                 f"each key of space must be a movable device (with .name and .set()), got {motor!r}"
+            )
+        if _computed_signal(motor):
+            raise InputError(
+                f"{name!r} in space is a computed signal ({type(motor).__name__}): its value "
+                "comes from a function, so setting it moves nothing; put it in the detector "
+                "list and give space the motors it depends on"
             )
         if getattr(motor, "connected", True) and getattr(motor, "write_access", True) is False:
             raise InputError(
