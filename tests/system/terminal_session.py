@@ -104,6 +104,17 @@ def session_env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _terminal_dispositions() -> None:
+    """Ctrl-C and Ctrl-\\ as a login shell leaves them to what it runs: not ignored.
+
+    Why: a test run started in the background of a non-interactive shell (``make test &``,
+    ``nohup``) inherits SIGINT and SIGQUIT ignored, and an ignored signal stays ignored
+    across exec: the session would then never see the Ctrl-C the test sends.
+    """
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 class TerminalSession:
     """``ipython --profile-dir=PROFILE`` on a pseudo-terminal; everything it prints is logged.
 
@@ -129,6 +140,7 @@ class TerminalSession:
             codec_errors="replace",
             dimensions=(50, 200),
             timeout=60,
+            preexec_fn=_terminal_dispositions,
         )
         self.child.logfile_read = self._log
         self.pid = self.child.pid
