@@ -18,7 +18,7 @@ during four points of:
   and on Dask. bluesky-adaptive's own Ax optimizer needs ax-platform, not installed here;
   the plan structure — what blocks the loop — is the same.
 
-No catalog is subscribed (storage cost is the catalog's, see docs/catalog.md).
+No catalog is subscribed (storage cost is the catalog's, see docs/reference/catalog.md).
 
 ``--gc-freeze`` calls ``gc.freeze()`` after the imports: Python's full (generation 2)
 garbage collections stop every thread, and with torch, Dask and bluesky loaded one
