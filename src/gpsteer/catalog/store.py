@@ -19,11 +19,13 @@ Layout of an embedded catalog directory::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
 import secrets
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -301,6 +303,21 @@ def open_catalog(
     return _open_embedded(path, runs_key=runs_key, serve=serve)
 
 
+@contextlib.contextmanager
+def _opening(directory: Path) -> Iterator[None]:
+    """Any failure while opening the embedded catalog becomes a :class:`CatalogError`
+    that names the directory."""
+    try:
+        yield
+    except CatalogError:
+        raise
+    except Exception as exc:
+        raise CatalogError(
+            f"cannot open the embedded catalog in {str(directory)!r}: {exc}. "
+            "If the files there are not a tiled catalog, open another directory."
+        ) from exc
+
+
 def _open_embedded(directory: Path, *, runs_key: str, serve: bool = False) -> Catalog:
     from tiled.catalog import from_uri as catalog_from_uri
     from tiled.client import Context, from_context
@@ -312,7 +329,7 @@ def _open_embedded(directory: Path, *, runs_key: str, serve: bool = False) -> Ca
 
     data_dir = directory / "data"
     database = directory / "catalog.db"
-    try:
+    with _opening(directory):
         data_dir.mkdir(exist_ok=True)
         uri = f"sqlite:///{database}"
         needs_init = not init_database(uri)
@@ -332,13 +349,6 @@ def _open_embedded(directory: Path, *, runs_key: str, serve: bool = False) -> Ca
             )
         else:
             app = build_app(adapter, serialization_registry=_serialization_registry())
-    except CatalogError:
-        raise
-    except Exception as exc:
-        raise CatalogError(
-            f"cannot open the embedded catalog in {str(directory)!r}: {exc}. "
-            "If the files there are not a tiled catalog, open another directory."
-        ) from exc
     if serve:
         server = serve_directory(directory, app, key)
         try:
@@ -348,19 +358,11 @@ def _open_embedded(directory: Path, *, runs_key: str, serve: bool = False) -> Ca
             raise
         catalog.directory, catalog._server = directory, server
         return catalog
-    try:
-        with warnings.catch_warnings():
-            # tiled's in-process client imports starlette's TestClient, which warns that
-            # it should use httpx2: tiled's choice, not the user's, on every open.
-            warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
-            context = Context.from_app(app)
-    except CatalogError:
-        raise
-    except Exception as exc:
-        raise CatalogError(
-            f"cannot open the embedded catalog in {str(directory)!r}: {exc}. "
-            "If the files there are not a tiled catalog, open another directory."
-        ) from exc
+    with _opening(directory), warnings.catch_warnings():
+        # tiled's in-process client imports starlette's TestClient, which warns that
+        # it should use httpx2: tiled's choice, not the user's, on every open.
+        warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
+        context = Context.from_app(app)
     try:
         runs = _ensure_runs_container(from_context(context), runs_key)
     except BaseException:
