@@ -22,6 +22,7 @@ from gpsteer.gp.model import GaussianProcess
 __all__ = [
     "Acquisition",
     "AcquisitionContext",
+    "ExplainedScorer",
     "Scorer",
     "joint_information",
     "measurement_noise",
@@ -29,6 +30,25 @@ __all__ = [
 ]
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class ExplainedScorer:
+    """A scorer that says why its best point was chosen, and how far to polish it.
+
+    ``reason`` and ``terms(X)`` (a JSON-able dict at one point) go into the decision's
+    record; ``polish=False`` keeps the best candidate as it is, ``polish_iter`` caps the
+    gradient polish of the optimiser.
+    """
+
+    score: Scorer
+    reason: str
+    terms: Callable[[torch.Tensor], dict[str, float]]
+    polish: bool = True
+    polish_iter: int | None = None
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        return self.score(X)
 
 
 def _identity(value: float) -> float:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
+from gpsteer.acquisition.base import ExplainedScorer
 from gpsteer.acquisition.functions import (
     Acquisition,
     AcquisitionContext,
@@ -97,6 +98,11 @@ def select_batch(
         )
     for _ in range(n):
         raw = acquisition.bind(model, context)
+        polish_starts, polish_iter = n_starts, max_iter
+        if isinstance(raw, ExplainedScorer):
+            polish_starts = n_starts if raw.polish else 0
+            if raw.polish_iter is not None:
+                polish_iter = min(max_iter, raw.polish_iter)
         score = raw
         if motion is not None and position is not None:
             floor = 0.0
@@ -115,8 +121,8 @@ def select_batch(
             constraints=constraints,
             exclude=exclude,
             min_distance=min_distance,
-            n_starts=n_starts if getattr(raw, "polish", True) else 0,
-            max_iter=min(max_iter, getattr(raw, "polish_iter", max_iter)),
+            n_starts=polish_starts,
+            max_iter=polish_iter,
             dtype=gp.dtype,
             device=gp.device,
         )
@@ -124,7 +130,7 @@ def select_batch(
         x_t = torch.as_tensor(x[None], dtype=gp.dtype, device=gp.device)
         with torch.no_grad():
             values.append(float(raw(x_t)))
-        if hasattr(raw, "terms"):
+        if isinstance(raw, ExplainedScorer):
             terms.append({"reason": raw.reason, **raw.terms(x_t)})
         chosen.append(x)
         fallback |= out.fallback

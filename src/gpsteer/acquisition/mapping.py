@@ -28,7 +28,13 @@ import torch
 from scipy.spatial import cKDTree
 from scipy.stats import qmc
 
-from gpsteer.acquisition.base import Acquisition, AcquisitionContext, Scorer, posterior_std
+from gpsteer.acquisition.base import (
+    Acquisition,
+    AcquisitionContext,
+    ExplainedScorer,
+    Scorer,
+    posterior_std,
+)
 from gpsteer.errors import InputError
 from gpsteer.gp.model import GaussianProcess
 from gpsteer.gp.structure import field_kernels
@@ -103,17 +109,12 @@ class MapUncertainty(Acquisition):
             def fill_gap(X: torch.Tensor) -> torch.Tensor:
                 return gap_to_data((X - lo) / span, data)
 
-            fill_gap.reason = "coverage"  # type: ignore[attr-defined]
-            fill_gap.polish = False  # type: ignore[attr-defined]  # the best candidate will do
-            fill_gap.terms = terms  # type: ignore[attr-defined]
-            return fill_gap
+            # the best candidate will do: no polish
+            return ExplainedScorer(fill_gap, "coverage", terms, polish=False)
 
         def uncertainty(X: torch.Tensor) -> torch.Tensor:
             return posterior_std(gp.posterior(X).variance, gp)
 
-        uncertainty.reason = "uncertainty"  # type: ignore[attr-defined]
         # a short polish: the edge-aware variance has narrow ridges, and a long polish
         # along one costs more than it gains (measured: ~95 evaluations at 50 iterations)
-        uncertainty.polish_iter = POLISH_ITER  # type: ignore[attr-defined]
-        uncertainty.terms = terms  # type: ignore[attr-defined]
-        return uncertainty
+        return ExplainedScorer(uncertainty, "uncertainty", terms, polish_iter=POLISH_ITER)
