@@ -59,12 +59,35 @@ class Station:
             os.unlink(self.ioc.handle.log_path)
 
     def restart(self) -> None:
-        """Start the IOC again on the same prefix and port; wait until ophyd reconnected."""
-        self.ioc = launcher.start_ioc(
-            "saxs", seed=0, velocity=VELOCITY, prefix=self.prefix, port=self.port
-        )
-        self.stage.wait_for_connection(timeout=15.0)
-        self.det.wait_for_connection(timeout=15.0)
+        """Start the IOC again on the same prefix and port; wait until moves work.
+
+        ophyd reports a reconnected motor as connected before the IOC's first DMOV
+        monitor arrives; a move put in that window toggles DMOV 1 -> 0 -> 1 unseen
+        and its status only ends at the timeout (5 of 15 restarts here). So wait for
+        the fresh subscription's first DMOV update as well.
+        """
+        motors = (self.stage.x, self.stage.y)
+        updated = {motor.name: threading.Event() for motor in motors}
+
+        def watch(event: threading.Event) -> Callable[..., None]:
+            return lambda *args, **kwargs: event.set()
+
+        subscriptions = [
+            (motor, motor.motor_done_move.subscribe(watch(updated[motor.name]), run=False))
+            for motor in motors
+        ]
+        try:
+            self.ioc = launcher.start_ioc(
+                "saxs", seed=0, velocity=VELOCITY, prefix=self.prefix, port=self.port
+            )
+            self.stage.wait_for_connection(timeout=15.0)
+            self.det.wait_for_connection(timeout=15.0)
+            for motor in motors:
+                if not updated[motor.name].wait(15.0):
+                    raise TimeoutError(f"no DMOV monitor from {motor.name} 15 s after restart")
+        finally:
+            for motor, subscription in subscriptions:
+                motor.motor_done_move.unsubscribe(subscription)
 
     def ensure_running(self) -> None:
         if not self.ioc.running:
