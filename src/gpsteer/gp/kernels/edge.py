@@ -18,16 +18,6 @@ field of symmetric positive-definite metrics::
 
 with ``m`` the Matérn-5/2 profile. With ``sharpening = 0`` (or no field) it is the
 stationary ARD Matérn-5/2 kernel.
-
-The metric is read at the two ends of a pair only, so two points on either side of an
-edge, each far from it, correlate as if nothing lay between them: a long base length
-then carries one region past the edge into the other, away from the data (measured:
-a curved step's edge misplaced by 0.09, a disc's rim by 0.18). So the field also
-carries *levels*, the stationary estimate itself, and ``contrast * level`` is one more
-coordinate of the input: ``q += contrast^2 (level(x) - level(x'))^2``. Points whose
-estimates differ are far apart wherever they are; it is Paciorek's construction on
-the augmented input with a unit metric for the level, so still positive definite.
-``contrast`` is trained with the other hyperparameters; without a field it does nothing.
 """
 
 from __future__ import annotations
@@ -103,9 +93,6 @@ class EdgeAligned(Kernel):
         Initial strength of the structure field (0: the stationary Matérn-5/2 kernel).
     field
         The structure field; ``None`` until :meth:`set_field` (the kernel is then stationary).
-    contrast
-        Initial weight of the field's level as an extra coordinate; ``None``: no level
-        term (the metric alone).
     ard
         One base length scale per input dimension (default), or one shared. Why ARD: a
         sample that changes along one axis only (a chirp, stripes) needs it; an isotropic
