@@ -65,7 +65,7 @@ class StructureField:
         dimension ``i``).
     """
 
-    def __init__(self, tensors: torch.Tensor, levels: torch.Tensor | None = None) -> None:
+    def __init__(self, tensors: torch.Tensor) -> None:
         t = torch.as_tensor(tensors, dtype=torch.float64)
         if t.ndim < 3 or t.shape[-1] != t.shape[-2] or t.ndim - 2 != t.shape[-1]:
             raise ShapeError(
@@ -73,24 +73,9 @@ class StructureField:
             )
         if len(set(t.shape[:-2])) != 1 or t.shape[0] < 2:
             raise ShapeError(f"the grid must have the same n >= 2 nodes per axis; got {t.shape}.")
-        lv = torch.zeros(t.shape[:-2], dtype=torch.float64)
-        if levels is not None:
-            lv = torch.as_tensor(levels, dtype=torch.float64)
-            if lv.shape != t.shape[:-2]:
-                raise ShapeError(
-                    f"levels must have the grid's shape {tuple(t.shape[:-2])}; "
-                    f"got {tuple(lv.shape)}."
-                )
         self.tensors = t
-        self.levels = lv
         self.dim = int(t.shape[-1])
         self.resolution = int(t.shape[0])
-        # one table, so one gather per grid corner serves both: (n^d, d * d + 1)
-        self._table = torch.cat([t.reshape(-1, self.dim**2), lv.reshape(-1, 1)], dim=1)
-
-    def with_levels(self, levels: torch.Tensor) -> StructureField:
-        """The same tensors with ``levels``: a scalar per node (see :meth:`level`)."""
-        return StructureField(self.tensors, levels)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -129,44 +114,36 @@ class StructureField:
     # ------------------------------------------------------------------ evaluation
     def __call__(self, U: torch.Tensor) -> torch.Tensor:
         """``(m, d, d)`` tensors at unit-box points ``U`` ``(m, d)``; multilinear, clamped."""
-        return self.flat(U).reshape(U.shape[0], self.dim, self.dim)
-
-    def flat(self, U: torch.Tensor) -> torch.Tensor:
-        """``(m, d * d)``: the tensors at ``U``, each flattened row-major."""
-        return self.sample(U)[:, :-1]
-
-    def level(self, U: torch.Tensor) -> torch.Tensor:
-        """``(m,)``: the estimate's level at ``U`` (zero unless the field was given levels)."""
-        return self.sample(U)[:, -1]
-
-    def sample(self, U: torch.Tensor) -> torch.Tensor:
-        """``(m, d * d + 1)``: the flattened tensor and the level at ``U``, interpolated
-        together (what a kernel's closed-form path reads at every evaluation)."""
         if U.ndim != 2 or U.shape[1] != self.dim:
             raise ShapeError(f"points must have shape (m, {self.dim}); got {tuple(U.shape)}.")
-        d, n = self.dim, self.resolution
-        T = self._table.to(device=U.device, dtype=U.dtype)
+        T = self.tensors.to(device=U.device, dtype=U.dtype)
+        n = self.resolution
         pos = U.clamp(0.0, 1.0) * (n - 1)
         base = pos.detach().floor().clamp(0, n - 2).long()
         frac = pos - base
-        rest = 1.0 - frac
-        strides = [n ** (d - 1 - i) for i in range(d)]  # the grid is row-major, axis 0 first
-        first = sum(base[:, i] * strides[i] for i in range(d))
-        out = None
-        for corner in range(2**d):
-            weight, offset = None, 0
-            for i in range(d):
-                upper = (corner >> i) & 1
-                w = frac[:, i] if upper else rest[:, i]
-                weight = w if weight is None else weight * w
-                offset += upper * strides[i]
-            term = weight[:, None] * T[first + offset]
-            out = term if out is None else out + term
+        out = U.new_zeros(U.shape[0], self.dim, self.dim)
+        for corner in range(2**self.dim):
+            bits = [(corner >> i) & 1 for i in range(self.dim)]
+            weight = U.new_ones(U.shape[0])
+            index = []
+            for i, b in enumerate(bits):
+                weight = weight * (frac[:, i] if b else 1.0 - frac[:, i])
+                index.append(base[:, i] + b)
+            out = out + weight[:, None, None] * T[tuple(index)]
         return out
 
     def mean_tensor(self) -> torch.Tensor:
         """The field's average ``(d, d)`` tensor."""
         return self.tensors.reshape(-1, self.dim, self.dim).mean(0)
+
+    # ------------------------------------------------------------------ state
+    def to_array(self) -> np.ndarray:
+        """The grid as a float32 array (for an agent's state; float32 is ample here)."""
+        return self.tensors.numpy().astype(np.float32)
+
+    @classmethod
+    def from_array(cls, array: np.ndarray) -> StructureField:
+        return cls(torch.from_numpy(np.asarray(array, dtype=np.float64)))
 
     def __repr__(self) -> str:
         return f"StructureField(dim={self.dim}, resolution={self.resolution})"
@@ -213,14 +190,12 @@ def structure_of(
     gp: GaussianProcess, resolution: int | None = None, chunk: int = 2048
 ) -> StructureField:
     """The structure field of ``gp``'s posterior mean: where, and across which direction,
-    the current estimate of the field changes fast (in the GP's unit-box coordinates);
-    its levels are the estimate itself, in units of the data's scale, centred."""
+    the current estimate of the field changes fast (in the GP's unit-box coordinates)."""
     dim = gp.dim
     if dim is None or gp.n == 0:
         raise ConfigurationError("structure_of needs a GP with data; call set_data first.")
     bounds = torch.as_tensor(gp.input_bounds, dtype=gp.dtype, device=gp.device)
     lo, width = bounds[:, 0], bounds[:, 1] - bounds[:, 0]
-    means: list[torch.Tensor] = []
 
     def gradient(U: torch.Tensor) -> torch.Tensor:
         out = []
@@ -229,12 +204,9 @@ def structure_of(
             mean = gp.posterior(lo + u * width).mean
             (g,) = torch.autograd.grad(mean.sum(), u)
             out.append(g.detach())
-            means.append(mean.detach())
         return torch.cat(out) / gp.y_scale
 
-    field = StructureField.from_gradient(gradient, dim, resolution)
-    levels = torch.cat(means).to(torch.float64).cpu() / gp.y_scale
-    return field.with_levels((levels - levels.mean()).reshape(field.tensors.shape[:-2]))
+    return StructureField.from_gradient(gradient, dim, resolution)
 
 
 def refresh_structure(gp: GaussianProcess) -> StructureSource | None:
@@ -285,19 +257,14 @@ def _stationary_structure(gp: GaussianProcess, kernels: list[Any]) -> StructureF
     hyperparameters alone, so it can be recomputed exactly."""
     saved = [k.field for k in kernels]
     try:
-        field, levels = None, None
+        field = None
         for _ in range(1 + SHARPENING_PASSES):
             for k in kernels:
                 k.set_field(field)
             gp.refactor()
             with torch.enable_grad():
                 field = structure_of(gp)
-            if levels is None:
-                # the levels of the stationary estimate: an edge-aware estimate's errors
-                # (a region carried past its edge) must not be confirmed by its own levels
-                levels = field.levels
-        assert field is not None and levels is not None
-        return field.with_levels(levels)
+        return field
     finally:
         for k, before in zip(kernels, saved, strict=True):
             k.set_field(before)

@@ -32,22 +32,13 @@ def ramp_field(n: int = 12) -> StructureField:
         g[:, 0] = 0.3 * U[:, 0]
         return g
 
-    field = StructureField.from_gradient(gradient, 2, resolution=n, smoothing=0.0)
-    ticks = torch.linspace(0.0, 1.0, n, dtype=torch.float64)
-    levels = torch.tanh((ticks - 0.5) / 0.1)[None, :].expand(n, n)  # a step in y, as the edge
-    return field.with_levels(levels)
+    return StructureField.from_gradient(gradient, 2, resolution=n, smoothing=0.0)
 
 
 def numpy_paciorek(
-    x1: np.ndarray,
-    x2: np.ndarray,
-    ls: np.ndarray,
-    sharpening: float,
-    field: StructureField,
-    contrast: float = 0.0,
+    x1: np.ndarray, x2: np.ndarray, ls: np.ndarray, sharpening: float, field: StructureField
 ) -> np.ndarray:
-    """Written from the formula, one pair at a time, in the input coordinates; the
-    field's level, times ``contrast``, is one more (unit-metric) coordinate."""
+    """Written from the formula, one pair at a time, in the input coordinates."""
 
     def sigma(x: np.ndarray) -> np.ndarray:
         S = field(torch.as_tensor(x[None])).numpy()[0]
@@ -55,16 +46,12 @@ def numpy_paciorek(
         M = np.diag(1.0 / ls**2) + sharpening * S / g**2  # metric in x coordinates
         return np.linalg.inv(M)
 
-    def level(x: np.ndarray) -> float:
-        return float(field.level(torch.as_tensor(x[None]))[0])
-
     out = np.empty((len(x1), len(x2)))
     for i, a in enumerate(x1):
         for j, b in enumerate(x2):
             Si, Sj = sigma(a), sigma(b)
             Sm = 0.5 * (Si + Sj)
             q = (a - b) @ np.linalg.solve(Sm, a - b)
-            q += (contrast * (level(a) - level(b))) ** 2
             r = math.sqrt(max(q, 0.0))
             pref = (
                 np.linalg.det(Si) ** 0.25 * np.linalg.det(Sj) ** 0.25 / math.sqrt(np.linalg.det(Sm))
@@ -74,48 +61,21 @@ def numpy_paciorek(
 
 
 class TestEdgeAlignedContract(KernelContract):
-    names = ("lengthscale", "sharpening", "contrast")
+    names = ("lengthscale", "sharpening")
 
     def make_kernel(self):
-        return EdgeAligned(
-            lengthscale=[0.3, 0.2], sharpening=5.0, contrast=0.7, field=ramp_field(), ard=True
-        )
+        return EdgeAligned(lengthscale=[0.3, 0.2], sharpening=5.0, field=ramp_field(), ard=True)
 
     def reference(self, k, x1, x2):
         ls = self._v(k, "lengthscale")
-        sharpening, contrast = (float(self._v(k, name)[0]) for name in ("sharpening", "contrast"))
-        return numpy_paciorek(x1, x2, ls, sharpening, k.field, contrast)
+        return numpy_paciorek(x1, x2, ls, float(self._v(k, "sharpening")[0]), k.field)
 
 
 def test_matches_an_independent_computation():
-    k = EdgeAligned(
-        lengthscale=[0.25, 0.4], sharpening=12.0, contrast=2.0, field=ramp_field(16), ard=True
-    )
+    k = EdgeAligned(lengthscale=[0.25, 0.4], sharpening=12.0, field=ramp_field(16), ard=True)
     x1, x2 = sample_points(9, 2, 10), sample_points(7, 2, 11)
-    expected = numpy_paciorek(x1.numpy(), x2.numpy(), np.array([0.25, 0.4]), 12.0, k.field, 2.0)
+    expected = numpy_paciorek(x1.numpy(), x2.numpy(), np.array([0.25, 0.4]), 12.0, k.field)
     np.testing.assert_allclose(k(x1, x2).detach().numpy(), expected, rtol=1e-9, atol=1e-12)
-
-
-def test_a_level_step_separates_the_sides_whatever_lies_between():
-    """Two points on either side of a level step, both far from where the metric sees the
-    edge: the Paciorek metric alone (endpoints only) correlates them at the base length;
-    the level coordinate does not."""
-
-    def gradient(U: torch.Tensor) -> torch.Tensor:
-        return torch.zeros_like(U)  # no structure anywhere
-
-    n = 16
-    flat = StructureField.from_gradient(gradient, 2, resolution=n, smoothing=0.0)
-    ticks = torch.linspace(0.0, 1.0, n, dtype=torch.float64)
-    field = flat.with_levels(torch.where(ticks < 0.5, -1.0, 1.0)[:, None].expand(n, n))
-    a = torch.tensor([[0.2, 0.5]], dtype=torch.float64)
-    b = torch.tensor([[0.8, 0.5]], dtype=torch.float64)
-    without = EdgeAligned(lengthscale=1.0, field=field, contrast=None)
-    with_levels = EdgeAligned(lengthscale=1.0, field=field, contrast=3.0)
-    assert float(without(a, b)) > 0.6
-    assert float(with_levels(a, b)) < 0.01
-    K = with_levels(sample_points(120, 2, 3)).detach()
-    assert torch.linalg.eigvalsh(K).min() > -1e-9  # still a covariance
 
 
 def test_positive_definite_with_a_strong_field():
@@ -131,9 +91,7 @@ def test_without_field_or_sharpening_it_is_the_stationary_matern():
     x1, x2 = sample_points(8, 2, 13), sample_points(5, 2, 14)
     stationary = Matern(nu=2.5, lengthscale=[0.3, 0.2])
     no_field = EdgeAligned(lengthscale=[0.3, 0.2], ard=True)
-    weak = EdgeAligned(
-        lengthscale=[0.3, 0.2], sharpening=1e-4, contrast=1e-4, field=ramp_field(), ard=True
-    )
+    weak = EdgeAligned(lengthscale=[0.3, 0.2], sharpening=1e-4, field=ramp_field(), ard=True)
     expected = stationary(x1, x2)
     torch.testing.assert_close(no_field(x1, x2), expected, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(weak(x1, x2), expected, rtol=1e-3, atol=1e-4)

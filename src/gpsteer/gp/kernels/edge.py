@@ -39,10 +39,6 @@ _SQRT5 = math.sqrt(5.0)
 #: Weak prior on the sharpening: median 1 (edges count as much as the base length),
 #: a factor e^2 either way at one sigma; without edges the likelihood pulls it down.
 DEFAULT_SHARPENING_PRIOR = LogNormalPrior(0.0, 2.0)
-#: Weak prior on the contrast (see :class:`EdgeAligned`): median 1, e^2 either way.
-DEFAULT_CONTRAST_PRIOR = LogNormalPrior(0.0, 2.0)
-#: A symmetric 2 x 2 matrix per point as its ``(m,)`` entries ``(B00, B01, B11)``.
-_Entries = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def _matern52(d2: torch.Tensor) -> torch.Tensor:
@@ -65,16 +61,16 @@ def _inverse_and_det(M: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _pair_terms_2d(
-    u1: torch.Tensor, u2: torch.Tensor, B1: _Entries, B2: _Entries
+    u1: torch.Tensor, u2: torch.Tensor, B1: torch.Tensor, B2: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``q = du^T Bbar^-1 du`` and ``det Bbar`` for all pairs, 2-D, in closed form.
 
     The same as the general path, with three ``(n, m)`` arrays instead of ``(n, m, 2, 2)``
     ones: the kernel's cost in a decision is mostly these pairs.
     """
-    a = 0.5 * (B1[0][:, None] + B2[0][None, :])
-    b = 0.5 * (B1[1][:, None] + B2[1][None, :])
-    c = 0.5 * (B1[2][:, None] + B2[2][None, :])
+    a = 0.5 * (B1[:, 0, 0, None] + B2[None, :, 0, 0])
+    b = 0.5 * (B1[:, 0, 1, None] + B2[None, :, 0, 1])
+    c = 0.5 * (B1[:, 1, 1, None] + B2[None, :, 1, 1])
     det = a * c - b * b
     dx = u1[:, 0, None] - u2[None, :, 0]
     dy = u1[:, 1, None] - u2[None, :, 1]
@@ -110,9 +106,6 @@ class EdgeAligned(Kernel):
         lengthscale_prior: Prior | None = DEFAULT_LENGTHSCALE_PRIOR,
         sharpening_bounds: tuple[float, float] = (1e-4, 1e4),
         sharpening_prior: Prior | None = DEFAULT_SHARPENING_PRIOR,
-        contrast: float | None = 1.0,
-        contrast_bounds: tuple[float, float] = (1e-4, 1e3),
-        contrast_prior: Prior | None = DEFAULT_CONTRAST_PRIOR,
         active_dims: Sequence[int] | None = None,
     ) -> None:
         super().__init__(active_dims)
@@ -122,10 +115,6 @@ class EdgeAligned(Kernel):
         self._ls_options = dict(bounds=lengthscale_bounds, prior=lengthscale_prior)
         self._sh_init = sharpening
         self._sh_options = dict(bounds=sharpening_bounds, prior=sharpening_prior)
-        if contrast is not None and contrast < 0:
-            raise InputError(f"contrast must be >= 0 or None; got {contrast}.")
-        self._ct_init = contrast
-        self._ct_options = dict(bounds=contrast_bounds, prior=contrast_prior)
         self.field = field
         self.ard = ard
         self._metric_cache: tuple[object, ...] | None = None
@@ -163,15 +152,6 @@ class EdgeAligned(Kernel):
             start_bounds=(0.1, 30.0),
             **self._sh_options,
         )
-        if self._ct_init is not None:
-            self.register_hyperparameter(
-                "contrast",
-                max(self._ct_init, 1e-4),
-                like=X,
-                doc="how much a difference in the estimate's level separates two points",
-                start_bounds=(0.1, 10.0),
-                **self._ct_options,
-            )
 
     def set_field(self, field: StructureField | None) -> None:
         """Use ``field`` from now on (the model must refactor: its covariance changed)."""
@@ -182,11 +162,6 @@ class EdgeAligned(Kernel):
         self.field = field
 
     # ------------------------------------------------------------------ covariance
-    def _field_scale(self) -> torch.Tensor:
-        """Per-axis factor taking the field from unit-box coordinates to ``u = x / lengthscale``."""
-        ls = self._value("lengthscale")
-        return ls / ls.log().mean().exp()
-
     def _metrics(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per point: ``B = (I + sharpening * S)^-1`` in length-scaled coordinates, and det B.
 
@@ -194,69 +169,36 @@ class EdgeAligned(Kernel):
         """
         d = x.shape[1]
         eye = torch.eye(d, dtype=x.dtype, device=x.device)
+        ls = self._value("lengthscale")
         if self.field is None:
             S = x.new_zeros(x.shape[0], d, d)
         else:
-            scale = self._field_scale()
-            S = self.field(x) * scale[:, None] * scale[None, :]
+            S = self.field(x)
+            # the field lives in unit-box coordinates; the kernel works in u = x / lengthscale
+            scale = ls / ls.log().mean().exp()
+            S = S * scale[:, None] * scale[None, :]
         M = eye + self._value("sharpening") * S
         B, det_M = _inverse_and_det(M)
         return B, 1.0 / det_M
 
-    def _metrics_2d(self, x: torch.Tensor) -> tuple[_Entries, torch.Tensor, torch.Tensor]:
-        """:meth:`_metrics` in 2-D as the entries of ``B`` (the same numbers, a third of
-        the tensor operations: this runs at every evaluation of an acquisition), and
-        :meth:`_levels` from the same interpolation."""
-        if self.field is None:
-            S = x.new_zeros(x.shape[0], 5)
-            s0 = s1 = x.new_ones(())
-        else:
-            S = self.field.sample(x)
-            s0, s1 = self._field_scale()
-        sharpening = self._value("sharpening")
-        a = 1.0 + sharpening * (S[:, 0] * s0 * s0)
-        b = sharpening * (S[:, 1] * s0 * s1)
-        c = 1.0 + sharpening * (S[:, 3] * s1 * s1)
-        det = a * c - b * b
-        return (c / det, -b / det, a / det), 1.0 / det, self._scaled_levels(S[:, 4])
-
-    def _levels(self, x: torch.Tensor) -> torch.Tensor:
-        """``contrast *`` the field's level at each point: an extra coordinate of the input."""
-        if self.field is None:
-            return x.new_zeros(x.shape[0])
-        return self._scaled_levels(self.field.level(x))
-
-    def _scaled_levels(self, levels: torch.Tensor) -> torch.Tensor:
-        if "contrast" not in self._hyperparameters:
-            return torch.zeros_like(levels)
-        return self._value("contrast") * levels
-
-    def _point_terms(self, x: torch.Tensor) -> tuple[object, torch.Tensor, torch.Tensor]:
-        """What the covariance needs per point: the metric (entries in 2-D), det B, level."""
-        if x.shape[1] == 2:
-            return self._metrics_2d(x)
-        B, det = self._metrics(x)
-        return B, det, self._levels(x)
-
-    def _data_terms(self, x: torch.Tensor) -> tuple[object, torch.Tensor, torch.Tensor]:
-        """:meth:`_point_terms` of the model's data, kept while the data tensor, the field
-        and the hyperparameter tensors stay the same objects (a query's second argument
-        is the model's data: without this, every acquisition evaluation would recompute
-        them)."""
-        raws = tuple(hp.raw for hp in self._hyperparameters.values())
+    def _data_metrics(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_metrics` of the model's data, kept while the data tensor, the field and
+        the hyperparameter tensors stay the same objects (a query's second argument is the
+        model's data: without this, every acquisition evaluation would recompute them)."""
+        ls, sh = (self._hyperparameters[k].raw for k in ("lengthscale", "sharpening"))
         cache = self._metric_cache
         if (
             cache is not None
             and cache[0] is x
             and cache[1] is self.field
-            and len(cache[2]) == len(raws)
-            and all(a is b for a, b in zip(cache[2], raws, strict=True))
+            and cache[2] is ls
+            and cache[3] is sh
         ):
-            return cache[3]
-        terms = self._point_terms(x)
-        if not any(r.requires_grad for r in raws):  # never keep a training graph
-            self._metric_cache = (x, self.field, raws, terms)
-        return terms
+            return cache[4], cache[5]
+        B, det = self._metrics(x)
+        if not (ls.requires_grad or sh.requires_grad):  # never keep a training graph
+            self._metric_cache = (x, self.field, ls, sh, B, det)
+        return B, det
 
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
@@ -277,18 +219,15 @@ class EdgeAligned(Kernel):
         ls = self._value("lengthscale")
         u1 = x1 / ls
         u2 = u1 if x2 is x1 else x2 / ls
-        B1, det1, h1 = self._point_terms(x1)
-        B2, det2, h2 = (B1, det1, h1) if x2 is x1 else self._data_terms(x2)
+        B1, det1 = self._metrics(x1)
+        B2, det2 = (B1, det1) if x2 is x1 else self._data_metrics(x2)
         if u1.shape[1] == 2:
-            q, det = _pair_terms_2d(u1, u2, B1, B2)  # type: ignore[arg-type]
+            q, det = _pair_terms_2d(u1, u2, B1, B2)
         else:
-            Bbar = 0.5 * (B1[:, None] + B2[None, :])  # type: ignore[index]
+            Bbar = 0.5 * (B1[:, None] + B2[None, :])
             inv, det = _inverse_and_det(Bbar)
             diff = u1[:, None, :] - u2[None, :, :]
             q = torch.einsum("nmi,nmij,nmj->nm", diff, inv, diff)
-        if "contrast" in self._hyperparameters and self.field is not None:
-            dh = h1[:, None] - h2[None, :]
-            q = q + dh * dh
         root1 = det1.clamp_min(0.0) ** 0.25
         root2 = root1 if x2 is x1 else det2.clamp_min(0.0) ** 0.25
         prefactor = root1[:, None] * root2[None, :] * torch.rsqrt(det)
