@@ -12,8 +12,10 @@ from bluesky.utils import ProgressBarManager
 
 from gpsteer.catalog import list_runs, open_catalog  # noqa: F401
 from gpsteer.errors import GpsteerError
+from gpsteer.session.interrupts import InterruptibleDuringTask
 
-RE = RunEngine()
+# Ctrl-C pauses the run at once, whichever of the session's threads the signal reaches.
+RE = RunEngine(during_task=InterruptibleDuringTask())
 
 
 class _ShownByIPython(logging.Filter):

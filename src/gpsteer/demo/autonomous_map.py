@@ -197,10 +197,14 @@ def run_session(
         from gpsteer import Agent
         from gpsteer.catalog import open_catalog
         from gpsteer.plans import autonomous_plan
+        from gpsteer.session.interrupts import InterruptibleDuringTask
 
         catalog = stack.enter_context(open_catalog(out / "catalog"))
         # The SIGINT handler (Ctrl-C pauses, then we abort) needs the main thread.
-        RE = RunEngine() if _main_thread() else RunEngine(context_managers=[])
+        if _main_thread():
+            RE = RunEngine(during_task=InterruptibleDuringTask())
+        else:
+            RE = RunEngine(context_managers=[])
         stack.callback(_stop_loop, RE)
         catalog.subscribe(RE)
         say(f"catalog open at {catalog.directory}")
