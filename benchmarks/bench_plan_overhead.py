@@ -8,7 +8,14 @@ the same devices. Per point: the difference, split into the agent's decision tim
 machinery (agent events, checkpoints, thread hand-offs, waits). The loop latency
 (``LoopMonitor``: max, p99) is recorded during the autonomous run, Dask training included.
 
-Part 2 — loop latency while the model trains. An agent holding 300 points whose first
+Part 2 — decisions hidden behind the motion. The same, with motors whose moves take
+``--move-ms`` and a detector exposing ``--exposure-ms`` (default 30 + 20 ms a point), for
+the plan as it runs by default (``pipeline=True``: the next decision is made while the
+motors move and the detector exposes) and in series (``pipeline=False``), against
+``list_scan`` over each run's positions. Points per second relative to ``list_scan``
+say how much of the decision the beamline still waits for.
+
+Part 3 — loop latency while the model trains. An agent holding 300 points whose first
 training is due at 301 (inline training: a few seconds). Measured with ``LoopMonitor``
 during four points of:
 
@@ -24,7 +31,8 @@ No catalog is subscribed (storage cost is the catalog's, see docs/reference/cata
 garbage collections stop every thread, and with torch, Dask and bluesky loaded one
 took 200-250 ms here — the largest loop delays of an autonomous run without it.
 
-Run: ``python -m benchmarks.bench_plan_overhead [--ns 100 500 1000] [--quick]``.
+Run: ``python -m benchmarks.bench_plan_overhead [--ns 100 500 1000] [--quick]``
+(``--parts overhead motion latency`` to run some parts only).
 """
 
 from __future__ import annotations
@@ -48,11 +56,14 @@ def _field(x: float, y: float) -> float:
     return float(np.sin(1.7 * x) * np.cos(2.3 * y) + 0.3 * np.exp(-((x - 0.5) ** 2 + y**2)))
 
 
-def _devices() -> tuple[Any, Any, Any]:
+def _devices(move_s: float = 0.0, exposure_s: float = 0.0) -> tuple[Any, Any, Any]:
+    """Two motors and a detector; moves take ``move_s`` and a trigger ``exposure_s``."""
     from ophyd.sim import SynAxis, SynSignal
 
-    mx, my = SynAxis(name="bx"), SynAxis(name="by")
-    det = SynSignal(func=lambda: _field(mx.position, my.position), name="bdet")
+    mx, my = SynAxis(name="bx", delay=move_s), SynAxis(name="by", delay=move_s)
+    det = SynSignal(
+        func=lambda: _field(mx.position, my.position), name="bdet", exposure_time=exposure_s
+    )
     return mx, my, det
 
 
@@ -81,7 +92,14 @@ def _streams(docs: list[tuple[str, dict]]) -> dict[str, list[dict]]:
     return out
 
 
-def overhead_row(n: int, client: Any) -> dict[str, Any]:
+def overhead_row(
+    n: int,
+    client: Any,
+    *,
+    pipeline: bool = True,
+    move_s: float = 0.0,
+    exposure_s: float = 0.0,
+) -> dict[str, Any]:
     """One autonomous run of ``n`` points and a list_scan of the same positions."""
     import bluesky.plans as bp
 
@@ -90,7 +108,7 @@ def overhead_row(n: int, client: Any) -> dict[str, Any]:
     from gpsteer.plans import autonomous_plan
     from gpsteer.training import DaskTrainer
 
-    mx, my, det = _devices()
+    mx, my, det = _devices(move_s, exposure_s)
     RE = _run_engine()
     agent = Agent(bounds=BOUNDS, seed=0, training=DaskTrainer(client=client))
     docs, token = _collect(RE)
@@ -106,6 +124,7 @@ def overhead_row(n: int, client: Any) -> dict[str, Any]:
                     max_points=n,
                     progress=False,
                     final_training=False,
+                    pipeline=pipeline,
                 )
             )
             t_auto = time.perf_counter() - t0
@@ -129,6 +148,10 @@ def overhead_row(n: int, client: Any) -> dict[str, Any]:
     stats, scan_stats = monitor.stats(), scan_monitor.stats()
     return {
         "n": n,
+        "pipeline": pipeline,
+        "move_ms": 1e3 * move_s,
+        "exposure_ms": 1e3 * exposure_s,
+        "points_per_s_ratio": t_list / t_auto,
         "list_scan_loop_max_ms": 1e3 * scan_stats.max,
         "list_scan_ms_per_point": 1e3 * t_list / n,
         "autonomous_ms_per_point": 1e3 * t_auto / n,
@@ -245,6 +268,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ns", type=int, nargs="+", default=[100, 500, 1000])
     parser.add_argument("--out", type=Path, default=Path("bench-output"))
     parser.add_argument("--quick", action="store_true", help="smoke run: N = 30, 60")
+    parser.add_argument("--move-ms", type=float, default=30.0, help="part 2: a move's time")
+    parser.add_argument("--exposure-ms", type=float, default=20.0, help="part 2: an exposure")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=["overhead", "motion", "latency"],
+        default=["overhead", "motion", "latency"],
+    )
     parser.add_argument("--threads", type=int, help="cap BLAS/OpenMP/torch threads")
     parser.add_argument(
         "--gc-freeze", action="store_true", help="gc.freeze() after imports (see the docstring)"
@@ -269,11 +300,23 @@ def main(argv: list[str] | None = None) -> int:
 
         gc.collect()
         gc.freeze()
+    move_s, exposure_s = 1e-3 * args.move_ms, 1e-3 * args.exposure_ms
+    overhead: list[dict[str, Any]] = []
+    motion: list[dict[str, Any]] = []
+    latency: list[dict[str, Any]] = []
     try:
-        overhead = [overhead_row(n, client) for n in ns]
-        latency = [latency_row("autonomous_plan", t, client) for t in ("inline", "dask")]
-        if adaptive is not None:
-            latency += [latency_row("optimize", t, client) for t in ("inline", "dask")]
+        if "overhead" in args.parts:
+            overhead = [overhead_row(n, client) for n in ns]
+        if "motion" in args.parts:
+            motion = [
+                overhead_row(n, client, pipeline=p, move_s=move_s, exposure_s=exposure_s)
+                for n in ns
+                for p in (True, False)
+            ]
+        if "latency" in args.parts:
+            latency = [latency_row("autonomous_plan", t, client) for t in ("inline", "dask")]
+            if adaptive is not None:
+                latency += [latency_row("optimize", t, client) for t in ("inline", "dask")]
     finally:
         cluster = client.cluster
         client.close()
@@ -312,6 +355,31 @@ def main(argv: list[str] | None = None) -> int:
             for r in overhead
         ],
     )
+    table_motion = markdown_table(
+        [
+            "N",
+            "plan",
+            "list_scan ms/pt",
+            "autonomous ms/pt",
+            "overhead ms/pt",
+            "decision ms/pt",
+            "points/s vs list_scan",
+            "loop max / p99 ms",
+        ],
+        [
+            [
+                str(r["n"]),
+                "pipelined" if r["pipeline"] else "in series",
+                f"{r['list_scan_ms_per_point']:.1f}",
+                f"{r['autonomous_ms_per_point']:.1f}",
+                f"{r['overhead_ms_per_point']:.1f}",
+                f"{r['decision_ms_per_point']:.1f}",
+                f"{r['points_per_s_ratio']:.3f}",
+                f"{r['loop_max_ms']:.0f} / {r['loop_p99_ms']:.0f}",
+            ]
+            for r in motion
+        ],
+    )
     table2 = markdown_table(
         ["plan", "training", "wall s", "training jobs", "loop max ms", "loop p99 ms"],
         [
@@ -326,14 +394,20 @@ def main(argv: list[str] | None = None) -> int:
             for r in latency
         ],
     )
-    md = (
-        "### Per-point overhead over bp.list_scan (same positions, ophyd.sim devices)\n\n"
-        + table1
-        + f"\n### RunEngine loop latency, first training at {PRIOR_POINTS + 1} points\n\n"
-        + table2
-    )
+    md = ""
+    if overhead:
+        md += "### Per-point overhead over bp.list_scan (same positions, ophyd.sim devices)\n\n"
+        md += table1
+    if motion:
+        md += (
+            f"\n### Decisions behind the motion: {args.move_ms:g} ms moves + "
+            f"{args.exposure_ms:g} ms exposures, pipelined and in series\n\n" + table_motion
+        )
+    if latency:
+        md += f"\n### RunEngine loop latency, first training at {PRIOR_POINTS + 1} points\n\n"
+        md += table2
     print(md, flush=True)
-    payload = {"environment": env, "overhead": overhead, "latency": latency}
+    payload = {"environment": env, "overhead": overhead, "motion": motion, "latency": latency}
     title = "autonomous_plan overhead and loop latency"
     stem = "plan_overhead_gc_freeze" if args.gc_freeze else "plan_overhead"
     write_outputs(args.out, stem, title, md, env, payload)

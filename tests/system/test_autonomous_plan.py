@@ -150,6 +150,9 @@ def test_the_stored_run_has_primary_and_agent_streams(mapped: dict[str, Any]) ->
     assert len(primary) == 24
     actions = [e["data"]["agent_action"] for e in agent_events]
     assert actions == ["measure"] * 24 + ["stop"]
+    # no point chosen twice (a decision made during a move avoids the point moved to)
+    positions = {(e["data"]["motor1"], e["data"]["motor2"]) for e in primary}
+    assert len(positions) == 24
     # each measurement was chosen by the decision recorded just before it
     for chosen, measured in zip(agent_events[:-1], primary, strict=True):
         assert chosen["data"]["agent_motor1"] == pytest.approx(measured["data"]["motor1"])
@@ -172,7 +175,11 @@ def test_the_stored_run_has_primary_and_agent_streams(mapped: dict[str, Any]) ->
         data = event["data"]
         assert np.isfinite(data["agent_predicted_mean"])
         assert data["agent_predicted_std"] > 0
-        assert data["agent_n_points"] == 8 + data["agent_decision"] - 1
+        # decided while the motors moved to the previous point: it saw every point
+        # before that one, and that one as pending
+        assert data["agent_n_pending"] == 1
+        assert data["agent_n_points"] == 8 + data["agent_decision"] - 2
+    assert {e["data"]["agent_n_pending"] for e in agent_events[:8]} == {0}
 
 
 def test_the_start_document_records_plan_space_target_and_agent(mapped: dict[str, Any]) -> None:
@@ -200,6 +207,47 @@ def test_the_agent_learned_every_measurement(mapped: dict[str, Any]) -> None:
 
 def _stop_doc(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     return next(doc for name, doc in docs if name == "stop")
+
+
+def _start_doc(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    return next(doc for name, doc in docs if name == "start")
+
+
+class SeriesOnlyAgent(Agent):
+    """An agent whose ask takes no ``pending=`` (an older or a third-party agent)."""
+
+    def ask(self, n: int = 1, *, current_position: Any = None) -> Any:  # type: ignore[override]
+        return super().ask(n, current_position=current_position)
+
+
+@pytest.mark.parametrize(
+    ("agent_class", "pipeline", "pending"),
+    [(Agent, True, 1), (Agent, False, 0), (SeriesOnlyAgent, True, 0)],
+    ids=["pipelined", "in-series", "agent-without-pending"],
+)
+def test_each_record_says_which_data_the_decision_saw(
+    bare_RE: RunEngine, agent_class: type, pipeline: bool, pending: int
+) -> None:
+    with Collector(bare_RE) as docs:
+        bare_RE(
+            autonomous_plan(
+                [det2d],
+                SPACE,
+                target="det2d",
+                agent=fast_agent(agent_class),
+                max_points=14,
+                progress=False,
+                final_training=False,
+                pipeline=pipeline,
+            )
+        )
+    measured = [r for r in read_decisions(docs) if r.action == "measure"]
+    assert len(measured) == 14
+    assert _start_doc(docs)["plan_args"]["pipeline"] is pipeline
+    for r in measured[8:]:  # after the 8-point design, one decision per point
+        assert r.n_pending == pending
+        # every reading before the one being measured (and that one too, in series)
+        assert r.n_points == 8 + r.decision - 1 - pending
 
 
 def test_a_batch_decision_shares_its_index(bare_RE: RunEngine) -> None:
@@ -249,7 +297,19 @@ def test_a_target_uncertainty_stops_the_run(bare_RE: RunEngine) -> None:
     assert 0 < last.max_uncertainty <= 1e6
 
 
-def test_a_user_predicate_stops_the_run(bare_RE: RunEngine) -> None:
+@pytest.mark.parametrize(
+    ("pipeline", "measured", "points_seen"),
+    [
+        # in series: checked after each measurement, on all of them
+        (False, 11, [0, 8, 9, 10, 11]),
+        # pipelined: checked while the motors move to a point (counted, not yet told),
+        # so a predicate on the agent's data stops one point later
+        (True, 12, [0, 8, 9, 10, 11, 12]),
+    ],
+)
+def test_a_user_predicate_stops_the_run(
+    bare_RE: RunEngine, pipeline: bool, measured: int, points_seen: list[int]
+) -> None:
     seen: list[int] = []
 
     def enough(agent: Agent, progress: Any) -> bool:
@@ -267,12 +327,13 @@ def test_a_user_predicate_stops_the_run(bare_RE: RunEngine) -> None:
                 stop_when=enough,
                 progress=False,
                 final_training=False,
+                pipeline=pipeline,
             )
         )
     stop = _stop_doc(docs)
     assert stop["reason"] == "stop_when"
-    assert stop["num_events"]["primary"] == 11
-    assert seen == [0, 8, 9, 10, 11]
+    assert stop["num_events"]["primary"] == measured
+    assert seen == points_seen
 
 
 def test_a_spent_time_budget_stops_before_any_motion(bare_RE: RunEngine) -> None:
@@ -316,13 +377,16 @@ def _run_to_completion(RE: RunEngine, plan: Any) -> int:
     return pauses
 
 
-def test_pause_and_resume_lose_nothing_and_repeat_no_decision(bare_RE: RunEngine) -> None:
+@pytest.mark.parametrize("pipeline", [True, False], ids=["pipelined", "in-series"])
+def test_pause_and_resume_lose_nothing_and_repeat_no_decision(
+    bare_RE: RunEngine, pipeline: bool
+) -> None:
     RE = bare_RE
     agent = fast_agent(CountingAgent)
     pauses: list[str] = []
 
     def pause_while_deciding(agent: Agent, progress: Any) -> bool:
-        # Runs in the decision thread while the plan waits on it: pause right there.
+        # Runs in the decision thread (pipelined: while the motors move): pause there.
         if progress.points == 9 and "deciding" not in pauses:
             pauses.append("deciding")
             RE.request_pause()
@@ -349,6 +413,7 @@ def test_pause_and_resume_lose_nothing_and_repeat_no_decision(bare_RE: RunEngine
                     stop_when=pause_while_deciding,
                     progress=False,
                     final_training=False,
+                    pipeline=pipeline,
                 ),
             )
     finally:
@@ -366,7 +431,10 @@ def test_pause_and_resume_lose_nothing_and_repeat_no_decision(bare_RE: RunEngine
     assert agent.ask_calls == 1 + (18 - 8)
 
 
-def test_abort_closes_the_run_and_cancels_training(RE: RunEngine, catalog: Catalog) -> None:
+@pytest.mark.parametrize("pipeline", [True, False], ids=["pipelined", "in-series"])
+def test_abort_closes_the_run_and_cancels_training(
+    RE: RunEngine, catalog: Catalog, pipeline: bool
+) -> None:
     agent = fast_agent()
 
     def pause_at_ten(agent: Agent, progress: Any) -> bool:
@@ -384,15 +452,19 @@ def test_abort_closes_the_run_and_cancels_training(RE: RunEngine, catalog: Catal
                 max_points=40,
                 stop_when=pause_at_ten,
                 progress=False,
+                pipeline=pipeline,
             )
         )
     RE.abort(reason="test abort")
     assert RE.state == "idle"
     run = catalog[-1]
     assert run.metadata["stop"]["exit_status"] == "abort"
-    assert run.metadata["stop"]["num_events"]["primary"] == 10
+    stored = run.metadata["stop"]["num_events"]["primary"]
+    # In series the pause comes before the 10th move; pipelined, during it (the 10th
+    # reading is stored or not, as the pause and the reading race).
+    assert stored == 10 if not pipeline else stored in (9, 10)
     assert agent.training_status().running is False
-    assert agent.n == 10  # the user's agent stays usable
+    assert agent.n == stored  # every stored point told once; the user's agent stays usable
     assert agent.ask(1).points.shape == (1, 2)
 
 
@@ -421,6 +493,7 @@ def test_abort_cancels_a_training_job_in_flight_on_dask(bare_RE: RunEngine) -> N
                         agent=agent,
                         max_points=10,
                         stop_when=pause_once_training_runs,
+                        pipeline=False,  # the check must see the first point told
                         progress=False,
                     )
                 )

@@ -251,7 +251,9 @@ def test_halt_releases_the_agent_and_its_cluster(RE: RunEngine) -> None:
         RE.halt()
     assert RE.state == "idle"
     assert stop_doc(docs)["exit_status"] == "abort"
-    assert len(primary_events(docs)) == 10
+    # the pause is asked for during the move to the 10th point (the decision for the
+    # 11th runs then): its reading is stored or not, as the two race
+    assert len(primary_events(docs)) in (9, 10)
     assert multiprocessing.active_children() == []  # the embedded LocalCluster is gone
     wait_until(lambda: not decision_threads(), "the decision thread to end")
 

@@ -23,7 +23,8 @@ class Progress:
     Attributes
     ----------
     points : int
-        Points measured in this run (initial design included).
+        Points measured in this run (initial design included); a decision made while
+        the motors move to a point (the plans' default) counts that point.
     max_points : int or None
         The point budget (None: the loop stops on another rule).
     elapsed : float

@@ -52,8 +52,13 @@ class SteeringAgent(Protocol):
     def tell(self, X: Any, y: Any, noise_variance: Any = None) -> None:
         """Take measurements ``X`` ``(n, dim)``, ``y`` ``(n,)``."""
 
-    def ask(self, n: int = 1, *, current_position: Any = None) -> Suggestion:
-        """Choose ``n`` points, ordered for a short path from ``current_position``."""
+    def ask(self, n: int = 1, *, current_position: Any = None, pending: Any = None) -> Suggestion:
+        """Choose ``n`` points, ordered for a short path from ``current_position``.
+
+        ``pending``: ``(m, dim)`` points chosen but not measured yet, to avoid (the plans
+        decide during a move with the point moved to as pending; an agent whose ``ask``
+        lacks this parameter is run in series).
+        """
 
     def max_uncertainty(self) -> float:
         """Largest posterior standard deviation over the domain (user units)."""

@@ -58,6 +58,7 @@ class PlanSetup:
     live_plot: Any
     seed: int | None
     final_training: bool
+    pipeline: bool = True
     plan_name: str = "autonomous_plan"
     extra_plan_args: dict[str, Any] = field(default_factory=dict)
     resumed_from: str | None = None
@@ -80,6 +81,7 @@ def autonomous_plan(
     live_plot: Any = None,
     seed: int | None = None,
     final_training: bool = True,
+    pipeline: bool = True,
 ) -> Generator[Msg, Any, str]:
     """Map a quantity over a motor space, measuring where the agent chooses.
 
@@ -128,6 +130,13 @@ def autonomous_plan(
         At the end, train on all the data (waiting without blocking the
         RunEngine) so the stop event records the best final model. Skipped when
         the time budget ran out.
+    pipeline : bool
+        Decide the next point while the motors move to this one and the detectors
+        expose (the decision sees every earlier measurement, and this point as
+        pending), so the RunEngine does not wait for the agent between points.
+        ``False`` decides after each measurement, on all of them (e.g. to compare
+        with a run that did). An agent whose ``ask`` takes no ``pending=`` is
+        always run in series.
 
     Returns
     -------
@@ -161,6 +170,7 @@ def autonomous_plan(
         live_plot=live_plot,
         seed=seed,
         final_training=final_training,
+        pipeline=pipeline,
     )
     return run_plan(setup, lambda built: start_metadata(setup, built))
 
@@ -191,6 +201,7 @@ def prepare(
     live_plot: Any,
     seed: int | None,
     final_training: bool,
+    pipeline: bool = True,
     owns_agent: bool = False,
 ) -> PlanSetup:
     """Validate the arguments of :func:`autonomous_plan`; see there."""
@@ -250,6 +261,7 @@ def prepare(
         live_plot=live_plot,
         seed=seed,
         final_training=bool(final_training),
+        pipeline=bool(pipeline),
     )
 
 
@@ -272,6 +284,7 @@ def start_metadata(setup: PlanSetup, agent: SteeringAgent) -> dict[str, Any]:
         "stop_when": None if rules.stop_when is None else repr(rules.stop_when),
         "seed": setup.seed,
         "final_training": setup.final_training,
+        "pipeline": setup.pipeline,
         **setup.extra_plan_args,
     }
     md: dict[str, Any] = {

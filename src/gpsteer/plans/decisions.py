@@ -35,6 +35,7 @@ class Decision:
     seconds: float = 0.0
     snapshot: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    n_pending: int = 0  # points chosen, not yet measured, when it decided
 
     def model_fields(self) -> dict[str, Any]:
         """The record fields that say which model decided."""
@@ -45,6 +46,7 @@ class Decision:
             "training": self.training,
             "max_uncertainty": self.uncertainty,
             "decision_time": self.seconds,
+            "n_pending": self.n_pending,
         }
 
     def choice_fields(self, index: int, n_points: int) -> dict[str, Any]:

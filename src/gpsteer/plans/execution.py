@@ -24,6 +24,8 @@ What keeps the RunEngine responsive (pause, suspenders, Ctrl-C):
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import logging
 import time
 from collections.abc import Callable, Generator
@@ -46,7 +48,7 @@ from gpsteer.schema.agent_stream import DecisionRecorder
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["run_plan"]
+__all__ = ["decide_ahead", "run_plan", "takes_pending"]
 
 T = TypeVar("T")
 #: Rounds of "wait for the training job, take it in" at the end; a job that started
@@ -75,6 +77,7 @@ class RunState:
             agent, setup.space.fields, setup.target, bounds=setup.space.bounds, defer=True
         )
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="gpsteer-decide")
+        self.pipelined = setup.pipeline and takes_pending(agent)
         self.bar = ProgressBar(setup.rules.max_points) if setup.progress else None
         self.points = 0
         self.decisions = 0
@@ -103,8 +106,12 @@ class RunState:
 
     # -- jobs for the worker thread ------------------------------------------------
 
-    def decide(self, n: int, progress: Progress) -> Decision:
-        """Tell pending measurements, check the stopping rules, then ask for ``n`` points."""
+    def decide(self, n: int, progress: Progress, ahead_of: np.ndarray | None = None) -> Decision:
+        """Tell the stored measurements, check the stopping rules, ask for ``n`` points.
+
+        ``ahead_of``: the point the motors are moving to (decided during that move): the
+        path starts there, and the agent treats it as pending (never chosen again).
+        """
         t0 = time.perf_counter()
         agent = self.agent
         self.feeder.flush()
@@ -113,7 +120,10 @@ class RunState:
             reason, uncertainty = self.setup.rules.model_reason(agent, progress)
         suggestion = None
         if reason is None and not self.aborting:
-            suggestion = agent.ask(n, current_position=self.position)
+            if ahead_of is None:
+                suggestion = agent.ask(n, current_position=self.position)
+            else:
+                suggestion = agent.ask(n, current_position=ahead_of, pending=ahead_of[None, :])
         return Decision(
             suggestion=suggestion,
             stop_reason=reason,
@@ -121,6 +131,7 @@ class RunState:
             seconds=time.perf_counter() - t0,
             snapshot=agent.snapshot(),
             training=agent.training_status().to_dict(),
+            n_pending=0 if ahead_of is None else 1,
         )
 
     def start_final_training(self, train: bool) -> Any:
@@ -316,8 +327,41 @@ def finish(run: RunState, reason: StopReason) -> Generator[Msg, Any, None]:
     yield from record_decision(run.recorder, record)
 
 
+def takes_pending(agent: Any) -> bool:
+    """Whether ``agent.ask`` takes ``pending=`` (needed to decide during a move)."""
+    try:
+        parameters = inspect.signature(agent.ask).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return "pending" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
+
+
+def decide_ahead(run: RunState, point: np.ndarray) -> Future[Decision] | None:
+    """Start the next decision while the motors move to ``point`` (the last of a batch).
+
+    None when the plan decides in series, or when the point budget ends with ``point``.
+    The job waits in the worker thread; the plan collects it after the measurement.
+    """
+    if not run.pipelined:
+        return None
+    n = min(run.setup.batch_size, run.setup.rules.max_points - run.points - 1)
+    if n < 1:
+        return None
+    ahead_of = np.asarray(point, dtype=np.float64)
+    progress = dataclasses.replace(run.progress(), points=run.points + 1)  # counts ``point``
+    future = run.job = run.pool.submit(run.decide, n, progress, ahead_of)
+    return future
+
+
 def _loop(run: RunState) -> Generator[Msg, Any, StopReason]:
-    """Decide, record, measure until a stopping rule holds; return the stop reason."""
+    """Decide, record, measure until a stopping rule holds; return the stop reason.
+
+    Pipelined (the default), the decision for the next batch runs in the worker thread
+    while the last point of this batch is moved to and measured; it sees every
+    measurement stored before, and that point as pending.
+    """
     setup = run.setup
     if setup.initial_points is not None:  # explicit positions, measured before any decision
         for index, point in enumerate(setup.initial_points):
@@ -330,14 +374,18 @@ def _loop(run: RunState) -> Generator[Msg, Any, StopReason]:
             yield from record_rejections(run, snapshot, index, point)
         run.decisions += 1
     first = True
+    decided: Decision | None = None  # the next decision, made during the last measurement
     while True:
         reason = run.budget_stop()
         if reason is not None:
             return reason
-        n = setup.initial_count if first and setup.initial_count > 0 else setup.batch_size
+        if decided is None:
+            n = setup.initial_count if first and setup.initial_count > 0 else setup.batch_size
+            n = min(n, setup.rules.max_points - run.points)
+            decision = yield from in_thread(run, run.decide, n, run.progress())
+        else:
+            decision, decided = decided, None
         first = False
-        n = min(n, setup.rules.max_points - run.points)
-        decision = yield from in_thread(run, run.decide, n, run.progress())
         run.uncertainty = decision.uncertainty
         if decision.stop_reason is not None:
             return decision.stop_reason
@@ -353,7 +401,10 @@ def _loop(run: RunState) -> Generator[Msg, Any, StopReason]:
             if reason is not None:
                 return reason
             yield from record_point(run, decision, index, point)
+            ahead = decide_ahead(run, point) if index == len(points) - 1 else None
             yield from measure(run, point)
+            if ahead is not None:  # collected before anything else uses the agent
+                decided = yield from wait_for_future(ahead)
             yield from record_rejections(run, decision, index, point)
         run.decisions += 1
 

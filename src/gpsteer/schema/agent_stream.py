@@ -102,6 +102,10 @@ class DecisionRecord:
     )
     model_version: int = field(default=0, metadata={"meaning": "model version counter"})
     n_points: int = field(default=0, metadata={"meaning": "points the model held when it decided"})
+    n_pending: int = field(
+        default=0,
+        metadata={"meaning": "points chosen, not yet measured, when it decided (during a move)"},
+    )
     hyperparameters: Mapping[str, Any] = field(
         default_factory=dict, metadata={"meaning": "JSON ``{name: [values]}`` of the model used"}
     )
