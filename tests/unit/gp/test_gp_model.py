@@ -156,3 +156,16 @@ def test_fantasy_without_outputs_has_the_exact_variance(gp, queries):
         fantasy.predict(queries).variance, real.predict(queries).variance, rtol=1e-9
     )
     assert np.all(fantasy.predict(queries).variance <= gp.predict(queries).variance + 1e-12)
+
+
+def test_the_mean_alone_is_the_posteriors_mean_with_its_gradient(gp, queries):
+    """posterior_mean skips the variance's solve; mean and gradient are the same numbers."""
+    Xq = torch.tensor(queries, dtype=gp.dtype, requires_grad=True)
+    full = gp.posterior(Xq).mean
+    (g_full,) = torch.autograd.grad(full.sum(), Xq)
+    Xq2 = torch.tensor(queries, dtype=gp.dtype, requires_grad=True)
+    alone = gp.posterior_mean(Xq2)
+    (g_alone,) = torch.autograd.grad(alone.sum(), Xq2)
+    assert torch.equal(alone.detach(), full.detach())
+    assert torch.equal(g_alone, g_full)
+    assert g_alone.abs().max() > 0
