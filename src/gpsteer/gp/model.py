@@ -492,7 +492,7 @@ class GaussianProcess:
                     lml = lml + hp.prior.log_prob(hp.value)
         return lml
 
-    def posterior_mean(self, Xq: torch.Tensor) -> torch.Tensor:
+    def posterior_mean(self, Xq: ArrayLike) -> torch.Tensor:
         """Posterior mean at ``Xq`` ``(m, d)`` (a tensor of the model's dtype), differentiable.
 
         Why beside :meth:`posterior`: the mean needs ``k(Xq, X) @ alpha`` only; the
@@ -500,22 +500,11 @@ class GaussianProcess:
         at N = 1000). Same operations as :meth:`posterior`'s mean, so the same numbers.
         """
         _, alpha = self._factor()
-        if Xq.ndim != 2 or Xq.shape[1] != self.dim:
-            raise ShapeError(
-                f"Query points must have shape (m, {self.dim}); got {tuple(Xq.shape)}."
-            )
-        Kqx = self.kernel(self._normalize(Xq), self._unit_data())
-        return self.mean(Xq) + self._y_scale * (Kqx @ alpha)
+        Xq_t = self._query_tensor(Xq)
+        return self._mean_at(Xq_t, self._cross_covariance(Xq_t), alpha)
 
-    def posterior(
-        self, Xq: ArrayLike, *, full_cov: bool = False, include_noise: bool = False
-    ) -> Posterior:
-        """Posterior at ``Xq`` ``(m, d)`` as tensors; differentiable with respect to ``Xq``.
-
-        ``include_noise`` adds the learned noise (homoscedastic variance or floor): the
-        predictive distribution of a new measurement rather than of the field.
-        """
-        L, alpha = self._factor()
+    def _query_tensor(self, Xq: ArrayLike) -> torch.Tensor:
+        """``Xq`` as a checked ``(m, d)`` tensor of the model's dtype (kept if it is one)."""
         Xq_t = Xq if torch.is_tensor(Xq) and Xq.dtype == self.dtype else None
         if Xq_t is None:
             Xq_t = _as_tensor(Xq, "Xq", self.dtype, self.device)
@@ -527,11 +516,28 @@ class GaussianProcess:
             )
         if not torch.isfinite(Xq_t.detach()).all():
             raise InputError("Query points contain NaN or inf.")
+        return Xq_t
+
+    def _cross_covariance(self, Xq_t: torch.Tensor) -> torch.Tensor:
+        return self.kernel(self._normalize(Xq_t), self._unit_data())
+
+    def _mean_at(self, Xq_t: torch.Tensor, Kqx: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        return self.mean(Xq_t) + self._y_scale * (Kqx @ alpha)
+
+    def posterior(
+        self, Xq: ArrayLike, *, full_cov: bool = False, include_noise: bool = False
+    ) -> Posterior:
+        """Posterior at ``Xq`` ``(m, d)`` as tensors; differentiable with respect to ``Xq``.
+
+        ``include_noise`` adds the learned noise (homoscedastic variance or floor): the
+        predictive distribution of a new measurement rather than of the field.
+        """
+        L, alpha = self._factor()
+        Xq_t = self._query_tensor(Xq)
         Xn_q = self._normalize(Xq_t)
-        Xn = self._unit_data()
-        Kqx = self.kernel(Xn_q, Xn)
+        Kqx = self._cross_covariance(Xq_t)
         s = self._y_scale
-        mean = self.mean(Xq_t) + s * (Kqx @ alpha)
+        mean = self._mean_at(Xq_t, Kqx, alpha)
         V = torch.linalg.solve_triangular(L, Kqx.T, upper=False)
         if full_cov:
             cov = self.kernel(Xn_q) - V.T @ V
