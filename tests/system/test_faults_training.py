@@ -17,9 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +38,7 @@ from gpsteer.errors import TrainingWarning
 from gpsteer.gp import FunctionMean
 from gpsteer.plans import autonomous_plan
 from gpsteer.training import DaskTrainer
+from tests.system.dask_processes import dask_processes
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
@@ -163,61 +162,12 @@ def test_a_worker_killed_while_training_and_the_plan_goes_on(RE: RunEngine, tmp_
 # -- the scheduler goes away -------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def scheduler() -> Iterator[tuple[str, subprocess.Popen, subprocess.Popen]]:
+def scheduler(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen, subprocess.Popen]]:
     """A ``dask scheduler`` process and one ``dask worker`` process (no nanny: nothing
     restarts it) on 127.0.0.1: ``(address, scheduler, worker)``."""
-    from distributed import Client
-
-    dask = str(Path(sys.executable).with_name("dask"))
-    address = f"tcp://127.0.0.1:{_free_port()}"
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    host, port = address.removeprefix("tcp://").split(":")
-    processes = [
-        subprocess.Popen(
-            [dask, "scheduler", "--host", host, "--port", port, "--no-dashboard"], **quiet
-        )
-    ]
-    processes.append(
-        subprocess.Popen(
-            [
-                dask,
-                "worker",
-                address,
-                "--nthreads",
-                "1",
-                "--no-nanny",
-                "--no-dashboard",
-                "--host",
-                "127.0.0.1",
-                "--death-timeout",
-                "10",
-            ],
-            **quiet,
-        )
-    )
-    try:
-        client = wait_until(lambda: _client(Client, address), "the scheduler")
-        client.wait_for_workers(1, timeout=DEADLINE)
-        client.close()
-        yield address, processes[0], processes[1]
-    finally:
-        for process in processes:
-            process.kill()
-            process.wait()
-
-
-def _client(factory: Any, address: str) -> Any:
-    try:
-        return factory(address, timeout=2, set_as_default=False)
-    except (OSError, TimeoutError):
-        return None
+    with dask_processes(tmp_path / "dask", 1, nanny=False) as cluster:
+        yield cluster.address, cluster.scheduler, cluster.workers[0]
 
 
 def _polled(agent: Agent) -> Any:

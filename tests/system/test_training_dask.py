@@ -1,9 +1,7 @@
 """System tests of asynchronous training on a real Dask ``LocalCluster`` (127.0.0.1).
 
-A *gate* holds jobs in flight without any timing assumption: the model's prior mean
-is a user function that, inside a worker process, writes its pid next to a gate file
-and waits while that file exists. The test process itself is never held, so the
-manager's re-scoring and inline fallback run freely.
+A *gate* (:mod:`tests.system.training_gate`) holds jobs in flight without any timing
+assumption.
 """
 
 from __future__ import annotations
@@ -12,8 +10,7 @@ import os
 import signal
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,22 +19,15 @@ import pytest
 import torch
 
 from gpsteer.errors import TrainingError, TrainingWarning
-from gpsteer.gp import FunctionMean, GaussianProcess
+from gpsteer.gp import GaussianProcess
 from gpsteer.training import DaskTrainer, TrainingManager
 from gpsteer.training.scoring import log_likelihood_at
 from gpsteer.training.trainers import is_cancelled
+from tests.system.training_gate import BOUNDS, DEADLINE, Gate, smooth, take, wait_until
 
 pytestmark = pytest.mark.system
 
-BOUNDS = [(0.0, 1.0), (0.0, 1.0)]
 FAST = {"n_starts": 2, "max_iter": 60}
-DEADLINE = 120.0  # seconds; only a hang reaches it
-
-
-def smooth(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(0, 1, (n, 2))
-    return X, np.sin(2 * X[:, 0]) + 0.5 * X[:, 1] + 0.01 * rng.standard_normal(n)
 
 
 def rough(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -46,73 +36,11 @@ def rough(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return X, np.sin(40 * X[:, 0]) * np.cos(30 * X[:, 1]) + 0.01 * rng.standard_normal(n)
 
 
-def wait_until(condition: Callable[[], object], what: str) -> object:
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
-
-
-class Gate:
-    """Holds training steps inside worker processes while :attr:`path` exists."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.pid_file = path.with_suffix(".pid")
-        self.niceness: int | None = None  # of the last held worker thread
-        self.path.touch()
-
-    def mean(self) -> FunctionMean:
-        gate, pid_file, parent = str(self.path), str(self.pid_file), os.getpid()
-
-        def held_constant(X: torch.Tensor, p: dict[str, torch.Tensor]) -> torch.Tensor:
-            if os.getpid() != parent and os.path.exists(gate):
-                nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-                Path(pid_file).write_text(f"{os.getpid()} {nice}")
-                end = time.monotonic() + DEADLINE
-                while os.path.exists(gate) and time.monotonic() < end:
-                    time.sleep(0.02)
-            return p["c"] + 0.0 * X[:, 0]
-
-        return FunctionMean(held_constant, {"c": (0.0, (-10.0, 10.0))})
-
-    def model(self, X: np.ndarray, y: np.ndarray) -> GaussianProcess:
-        gp = GaussianProcess(mean=self.mean(), input_bounds=BOUNDS)
-        gp.set_data(X, y)
-        return gp
-
-    def held_worker(self, manager: TrainingManager, gp: GaussianProcess) -> int:
-        """Wait until a worker is held at the gate; return its pid (and forget it).
-
-        Polls meanwhile, as an agent does on every ask and tell (nothing can finish).
-        """
-
-        def held() -> bool:
-            assert manager.poll(gp) is None
-            return self.pid_file.exists() and bool(self.pid_file.read_text())
-
-        wait_until(held, "a held job")
-        pid, self.niceness = (int(v) for v in self.pid_file.read_text().split())
-        self.pid_file.unlink()
-        return pid
-
-    def open(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-
 @pytest.fixture
 def gate(tmp_path: Path) -> Iterator[Gate]:
     g = Gate(tmp_path / "gate")
     yield g
     g.open()  # never leave a worker held
-
-
-def take(manager: TrainingManager, gp: GaussianProcess):
-    """Poll until a job is taken in (poll itself never waits)."""
-    return wait_until(lambda: manager.poll(gp), "a training outcome")
 
 
 def process_state() -> tuple[set[int], set[int]]:
