@@ -136,10 +136,11 @@ def test_get_best_points_follows_the_direction(acquisition, sign):
     agent = make_agent(acquisition=acquisition)
     X = np.random.default_rng(2).uniform(size=(30, 2))
     agent.tell(X, sign * peak(X))
-    (best,) = agent.get_best_points()
+    ((point_id, parameters, outcomes),) = agent.get_best_points()
     target = np.argmax(peak(X))  # the peak for ucb; the bottom of -peak for lcb
-    assert [best["x0"], best["x1"]] == pytest.approx(X[target].tolist())
-    assert best["y"] == pytest.approx(sign * peak(X)[target])
+    assert [parameters["x0"], parameters["x1"]] == pytest.approx(X[target].tolist())
+    assert outcomes["y"] == pytest.approx(sign * peak(X)[target])
+    assert point_id == agent.point_ids[target]
 
 
 def test_optimizing_loop_through_the_protocol_finds_the_peak():
@@ -148,5 +149,33 @@ def test_optimizing_loop_through_the_protocol_finds_the_peak():
     for _ in range(8):
         batch = agent.suggest(3)
         agent.ingest([{**p, "y": float(peak(np.array([[p["x0"], p["x1"]]]))[0])} for p in batch])
-    (best,) = agent.get_best_points()
+    ((_, best, _),) = agent.get_best_points()
     assert np.hypot(best["x0"] - 0.7, best["x1"] - 0.3) < 0.1
+
+
+def test_outcomes_by_id_alone_take_the_position_of_their_suggestion():
+    agent = make_agent()
+    first, second = agent.suggest(2)
+    agent.ingest([{"_id": first["_id"], "y": 1.5}])  # what bluesky-adaptive's optimize sends
+    assert agent.X[0].tolist() == [first["x0"], first["x1"]] and agent.y[0] == 1.5
+    with pytest.raises(InputError, match="not a pending suggestion"):
+        agent.ingest([{"_id": first["_id"], "y": 2.0}])  # already measured
+    with pytest.raises(InputError, match="no '_id'"):
+        agent.ingest([{"y": 2.0}])
+    assert agent.n == 1 and list(agent.optimizer.pending) == [second["_id"]]
+
+
+def test_suggestions_from_elsewhere_are_registered_and_failures_released():
+    agent = make_agent()
+    (mine,) = agent.suggest(1)
+    theirs = agent.register_suggestions([{"x0": 0.25, "x1": 0.75, "_id": "ignored"}])
+    assert theirs == [{"x0": 0.25, "x1": 0.75, "_id": mine["_id"] + 1}]
+    assert sorted(agent.optimizer.pending) == [mine["_id"], mine["_id"] + 1]
+    agent.register_failures([mine])  # its acquisition failed: not pending any more
+    assert list(agent.optimizer.pending) == [mine["_id"] + 1]
+    agent.ingest([{"_id": theirs[0]["_id"], "y": 0.5}])
+    assert agent.X.tolist() == [[0.25, 0.75]] and not agent.optimizer.pending
+    with pytest.raises(InputError, match="lacks key"):
+        agent.register_suggestions([{"x0": 0.1}])
+    with pytest.raises(InputError, match="outside"):
+        agent.register_suggestions([{"x0": 5.0, "x1": 0.5}])

@@ -96,7 +96,7 @@ def test_an_all_noise_model_is_not_taken_in_once_the_data_show_a_peak() -> None:
             status = agent.training_status()
             assert status.n_jobs >= 1 and not all_noise(agent), agent.gp.hyperparameters()
     assert released
-    best = agent.get_best_points()[0]
+    ((_, _, best),) = agent.get_best_points()
     assert best["predicted_mean"] == pytest.approx(best["det"], abs=0.15), best
 
 

@@ -772,18 +772,27 @@ class Agent:
         self._point_ids = list(meta["point_ids"])
         self.optimizer.restore(meta)
 
-    # -- the bluesky-adaptive 1.x Optimizer protocol (gpsteer.agent.bluesky_adaptive) -----
+    # -- bluesky-adaptive 1.0's Optimizer protocol (gpsteer.agent.bluesky_adaptive) ------
     def suggest(self, num_points: int | None = None) -> list[dict[str, Any]]:
         """``num_points`` (default 1) points as dicts ``{"_id": int, "x0": ..., ...}``."""
         return self.optimizer.suggest(num_points)
 
     def ingest(self, points: Sequence[Mapping[str, Any]]) -> None:
-        """Tell measured points given as dicts (dimension keys, value key, optional ``_id``)."""
+        """Tell measured points given as dicts: the value key, and the ``_id`` of a
+        suggestion or the dimension keys."""
         self.optimizer.ingest(points)
 
-    def get_best_points(self) -> list[dict[str, Any]]:
-        """The measured point with the best posterior mean, as a one-element list of dicts."""
+    def get_best_points(self) -> list[tuple[Any, dict[str, float], dict[str, float]]]:
+        """The measured point with the best posterior mean: ``[(id, parameters, outcomes)]``."""
         return self.optimizer.get_best_points()
+
+    def register_suggestions(self, suggestions: Sequence[Mapping[str, Any]]) -> list[dict]:
+        """Points chosen elsewhere, given ids and kept pending as if suggested."""
+        return self.optimizer.register_suggestions(suggestions)
+
+    def register_failures(self, suggestions: Sequence[Mapping[str, Any]]) -> None:
+        """Suggestions that will not be measured: no longer pending."""
+        self.optimizer.register_failures(suggestions)
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
