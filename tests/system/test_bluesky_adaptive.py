@@ -1,4 +1,5 @@
-"""The agent under bluesky-adaptive 1.0's own plans (the real package, a real RunEngine).
+"""The agent under bluesky-adaptive 1.0's and blop 1.2's own plans (the real packages, a
+real RunEngine).
 
 ``bluesky_adaptive.plans.optimize`` asks the optimizer for suggestions, measures them
 with its ``list_scan``, turns the run into outcomes with an evaluation function and
@@ -9,6 +10,7 @@ to the outcome's key.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,6 +33,8 @@ from gpsteer.plans.bluesky_adaptive import optimization_problem
 pytestmark = pytest.mark.system
 
 BOUNDS = [(-1.0, 1.0), (-1.0, 1.0)]
+#: where both packages' list_scan records the order it measured the suggestions in
+ORDER_KEY = "blop_acquisition_order"
 
 
 def peak(x: float, y: float) -> float:
@@ -57,7 +61,7 @@ class Beamline:
             d["uid"] for n, d in self.documents if n == "descriptor" and d["run_start"] == uid
         }
         events = [d for n, d in self.documents if n == "event" and d["descriptor"] in streams]
-        order = start["blop_acquisition_order"]
+        order = start[ORDER_KEY]
         assert len(events) == len(order) == len(suggestions)
         return [{"_id": i, "det": e["data"]["det"]} for i, e in zip(order, events, strict=True)]
 
@@ -96,10 +100,15 @@ def test_the_agent_is_an_optimizer_of_the_package() -> None:
     assert isinstance(agent, CanRegisterSuggestions) and isinstance(agent, TrialFaultAware)
 
 
-def test_optimize_measures_what_the_agent_suggested_and_the_agent_learns_it() -> None:
+@pytest.mark.parametrize("package", ["bluesky_adaptive", "blop"])
+def test_optimize_measures_what_the_agent_suggested_and_the_agent_learns_it(package: str) -> None:
+    """blop 1.2 is the same plans and protocols as bluesky-adaptive 1.0, renamed."""
+    plans = importlib.import_module(f"{package}.plans")
+    protocols = importlib.import_module(f"{package}.protocols")
     beamline = Beamline()
     agent = named_agent(acquisition="ucb")
-    beamline.RE(optimize(beamline.problem(agent), iterations=8, n_points=2))
+    assert isinstance(agent, protocols.Optimizer)
+    beamline.RE(plans.optimize(beamline.problem(agent), iterations=8, n_points=2))
     assert agent.n == 16 and not agent.optimizer.pending  # every suggestion ingested
     # each reading the agent holds is the detector's at the position it holds
     truth = np.array([peak(x, y) for x, y in agent.X])
