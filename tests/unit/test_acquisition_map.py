@@ -15,6 +15,7 @@ from gpsteer.acquisition import (
 )
 from gpsteer.errors import InputError
 from gpsteer.gp import GaussianProcess
+from gpsteer.gp.local import near
 
 BOX = np.array([[0.0, 10.0], [0.0, 10.0]])
 
@@ -103,3 +104,22 @@ def test_scores_are_differentiable_for_the_polish():
     X = torch.tensor([[3.3, 4.4]], dtype=torch.float64, requires_grad=True)
     score(X).sum().backward()
     assert X.grad is not None and torch.isfinite(X.grad).all()
+
+
+def test_on_a_large_map_the_polish_runs_on_the_neighbours_and_still_wins():
+    g = np.linspace(0.1, 9.9, 36)
+    X = np.array([(a, b) for a in g for b in g])  # 1296 points, no hole: uncertainty
+    gp = _model(X)
+    scorer = MapUncertainty().bind(gp, AcquisitionContext())
+    starts = np.array([[2.05, 3.1], [7.7, 7.7], [5.0, 0.3], [9.0, 1.0]])
+    with torch.no_grad():
+        local = scorer.near(starts)(torch.as_tensor(starts))
+        exact = scorer(torch.as_tensor(starts))
+    torch.testing.assert_close(local, exact, rtol=1e-3, atol=0.0)  # within 0.1 % there
+    assert near(gp, starts).n < gp.n / 2  # on a model of fewer than half the points
+
+    sel = _choose(gp, MapUncertainty())
+    assert sel.terms[0]["reason"] == "uncertainty" and not sel.fallback
+    candidates = sobol_points(BOX, 512, np.random.default_rng(0))
+    best_candidate = (gp.predict(candidates).variance ** 0.5).max()
+    assert sel.terms[0]["std"] >= best_candidate  # scored with the exact model

@@ -149,3 +149,21 @@ def test_space_filling_designs():
     assert 0 not in idx and len(set(idx)) == 3
     with pytest.raises(InputError, match="distinct"):
         space_filling(BOUNDS, 5, rng, candidates=C)
+
+
+def test_the_polish_runs_on_its_stand_in_and_the_exact_score_has_the_last_word():
+    calls: list[int] = []
+
+    def stand_in(starts: np.ndarray):
+        calls.append(len(starts))
+        return bump
+
+    out = maximize(bump, BOUNDS, seeds(16), n_starts=3, polish_score=stand_in)
+    assert calls == [3]  # built once, for the three starts
+    np.testing.assert_allclose(out.x, PEAK, atol=1e-4)
+
+    # a stand-in that leads the polish astray: the best candidate is kept
+    best_candidate = maximize(bump, BOUNDS, seeds(16), n_starts=0)
+    astray = maximize(bump, BOUNDS, seeds(16), n_starts=3, polish_score=lambda s: slope)
+    assert astray.value == best_candidate.value
+    np.testing.assert_array_equal(astray.x, best_candidate.x)

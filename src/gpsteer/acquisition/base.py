@@ -38,7 +38,9 @@ class ExplainedScorer:
 
     ``reason`` and ``terms(X)`` (a JSON-able dict at one point) go into the decision's
     record; ``polish=False`` keeps the best candidate as it is, ``polish_iter`` caps the
-    gradient polish of the optimiser.
+    gradient polish of the optimiser. ``near(starts)``, when given, is a cheaper scorer
+    that is accurate near the polish's start points: the polish runs on it, and the
+    optimiser keeps its result only if ``score`` agrees that it is better.
     """
 
     score: Scorer
@@ -46,6 +48,7 @@ class ExplainedScorer:
     terms: Callable[[torch.Tensor], dict[str, float]]
     polish: bool = True
     polish_iter: int | None = None
+    near: Callable[[np.ndarray], Scorer] | None = None
 
     def __call__(self, X: torch.Tensor) -> torch.Tensor:
         return self.score(X)

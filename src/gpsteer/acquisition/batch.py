@@ -99,11 +99,13 @@ def select_batch(
     for _ in range(n):
         raw = acquisition.bind(model, context)
         polish_starts, polish_iter = n_starts, max_iter
+        near: Any = None
         if isinstance(raw, ExplainedScorer):
             polish_starts = n_starts if raw.polish else 0
             if raw.polish_iter is not None:
                 polish_iter = min(max_iter, raw.polish_iter)
-        score = raw
+            near = raw.near
+        score, polish_score = raw, near
         if motion is not None and position is not None:
             floor = 0.0
             if not acquisition.nonnegative:
@@ -113,6 +115,8 @@ def select_batch(
                 finite = vals[torch.isfinite(vals)]
                 floor = float(finite.min()) if finite.numel() else 0.0
             score = weigh_by_time(raw, motion, position, floor)
+            if near is not None:
+                polish_score = _weighed_near(near, motion, position, floor)
         out = maximize(
             score,
             bounds,
@@ -123,6 +127,7 @@ def select_batch(
             min_distance=min_distance,
             n_starts=polish_starts,
             max_iter=polish_iter,
+            polish_score=polish_score,
             dtype=gp.dtype,
             device=gp.device,
         )
@@ -152,6 +157,15 @@ def select_batch(
         messages=tuple(messages),
         terms=tuple(terms) if len(terms) == len(points) else (),
     )
+
+
+def _weighed_near(near: Any, motion: MotionCost, position: np.ndarray, floor: float) -> Any:
+    """The polish's local scorer, per second of travel like the scorer it stands in for."""
+
+    def weighed(starts: np.ndarray) -> Any:
+        return weigh_by_time(near(starts), motion, position, floor)
+
+    return weighed
 
 
 def _fantasize(gp: GaussianProcess, X: np.ndarray) -> GaussianProcess:

@@ -150,6 +150,7 @@ def maximize(
     min_distance: float = 1e-3,
     n_starts: int = 4,
     max_iter: int = 50,
+    polish_score: Callable[[np.ndarray], Scorer] | None = None,
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
 ) -> OptimizationOutcome:
@@ -171,6 +172,10 @@ def maximize(
         width, below which a point counts as a repeat.
     n_starts, max_iter
         How many of the best candidates are polished, and for how many iterations.
+    polish_score
+        ``polish_score(starts)``: a cheaper scorer, accurate near the polish's start
+        points, for the polish to run on; its end points are scored with ``score``, and
+        kept only if better than the best candidate.
     """
     width = bounds[:, 1] - bounds[:, 0]
     C = torch.as_tensor(candidates, dtype=dtype, device=device)
@@ -200,6 +205,7 @@ def maximize(
     order = np.argsort(-masked)[: min(n_starts, int(valid.sum()))]
     return _polish(
         score,
+        score if polish_score is None else polish_score(candidates[order]),
         bounds,
         candidates[order],
         masked[order],
@@ -215,6 +221,7 @@ def maximize(
 
 def _polish(
     score: Scorer,
+    polish_score: Scorer,
     bounds: np.ndarray,
     starts: np.ndarray,
     start_values: np.ndarray,
@@ -226,7 +233,8 @@ def _polish(
     dtype: torch.dtype,
     device: torch.device | str | None,
 ) -> OptimizationOutcome:
-    """Refine the starts jointly (their scores summed) and keep whatever is best and valid."""
+    """Refine the starts jointly (their scores summed, with ``polish_score``) and keep
+    whatever is best and valid by ``score``."""
     k, d = starts.shape
     lo = torch.as_tensor(bounds[:, 0], dtype=dtype, device=device)
     width_np = bounds[:, 1] - bounds[:, 0]
@@ -237,7 +245,7 @@ def _polish(
 
     def objective(z: np.ndarray) -> tuple[float, np.ndarray]:
         zt = torch.tensor(z, dtype=dtype, device=device, requires_grad=True)
-        v = score(to_x(zt))
+        v = polish_score(to_x(zt))
         v = torch.where(torch.isfinite(v), v, torch.full_like(v, -1e30).detach())
         total = -v.sum()
         total.backward()
