@@ -7,6 +7,7 @@ reaches the processes a worker's nanny starts. Every wait is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -50,18 +51,29 @@ class DaskProcesses:
         return tree
 
     def stop(self) -> None:
-        """SIGTERM to each process group (as ``scancel`` or a closing terminal does),
-        then SIGKILL what is left after :data:`STOP_TIMEOUT`."""
+        """SIGTERM to each process group (as ``scancel`` or a closing terminal does), wait
+        for every process of the cluster (the nannies' workers too), SIGKILL what is left
+        after :data:`STOP_TIMEOUT`."""
+        tree = self.process_tree()
         popens = [*self.workers, self.scheduler]
         for popen in popens:
             _signal_group(popen, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
+        _, alive = psutil.wait_procs(tree, timeout=STOP_TIMEOUT)
+        for process in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        psutil.wait_procs(alive, timeout=STOP_TIMEOUT)
         for popen in popens:
-            try:
-                popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal_group(popen, signal.SIGKILL)
-                popen.wait(timeout=STOP_TIMEOUT)
+            popen.wait(timeout=STOP_TIMEOUT)  # reaped already, or now
+
+
+def still_running(process: psutil.Process | int) -> bool:
+    """Alive and not a zombie (one whose parent has not reaped it yet has ended)."""
+    try:
+        process = psutil.Process(process) if isinstance(process, int) else process
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _signal_group(popen: subprocess.Popen, signum: int) -> None:

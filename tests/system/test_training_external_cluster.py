@@ -5,27 +5,29 @@ What a facility's cluster or an HPC allocation gives the agent is an address; th
 tests start one on 127.0.0.1 the way a job script does, train through it, and check
 that it gives the same numbers as the embedded ``LocalCluster`` and as training in
 process, that a worker killed by PID loses nothing, and that stopping the cluster
-leaves nothing running.
+leaves nothing running. On connecting, the agent checks that the workers run this
+session's gpsteer and torch.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 from distributed import Client, get_task_stream
 
 from gpsteer import Agent
-from gpsteer.errors import TrainingError
+from gpsteer.errors import TrainingError, TrainingWarning
 from gpsteer.gp import GaussianProcess
 from gpsteer.training import DaskTrainer, TrainingManager
 from gpsteer.training.jobs import JobResult, make_job, run_job
-from tests.system.dask_processes import DaskProcesses, dask_processes
+from gpsteer.training.worker_environment import PACKAGES, environment_problems, local_versions
+from tests.system.dask_processes import DaskProcesses, dask_processes, still_running
 from tests.system.training_gate import BOUNDS, DEADLINE, Gate, smooth, take, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
@@ -96,7 +98,7 @@ def test_an_agent_trains_there_and_leaves_the_cluster_as_it_found_it(
     assert (status.n_jobs, status.n_accepted, status.n_fallbacks) == (1, 1, 0)
     assert status.last_accepted["backend"] == "dask"
     # closing the agent closed its connection only: the facility's cluster runs on
-    assert {p.pid for p in cluster.process_tree() if p.is_running()} == processes
+    assert {p.pid for p in cluster.process_tree() if still_running(p)} == processes
     assert n_workers(cluster.address) == N_WORKERS
 
 
@@ -117,7 +119,7 @@ def test_a_worker_killed_by_pid_mid_job_loses_no_training(
             status = manager.status()
     finally:
         gate.open()
-    assert not psutil.pid_exists(killed) or psutil.Process(killed).status() == "zombie"
+    assert not still_running(killed)
     assert outcome.accepted and outcome.backend == "dask" and not outcome.fallback
     assert status.n_accepted == 1 and status.n_fallbacks == 0
     # the killed worker's nanny started a new one: the cluster is whole again
@@ -130,6 +132,26 @@ def test_stopping_the_cluster_leaves_nothing_running(tmp_path: Path) -> None:
         address = running.address
         # the scheduler, each nanny and its worker (and multiprocessing's helpers)
         assert len(tree) >= 1 + 2 * N_WORKERS
-    assert not [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not [p for p in tree if still_running(p)]
     with pytest.raises(TrainingError, match=address):
         DaskTrainer(address=address, connect_timeout=1.0)
+
+
+def test_the_workers_environment_is_checked_on_connecting(cluster: DaskProcesses) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingWarning)  # same environment: nothing to say
+        DaskTrainer(address=cluster.address).close()
+    # the check reads what the workers report, in the shape Dask reports it
+    with Client(cluster.address, timeout=30, set_as_default=False) as client:
+        workers = client.get_versions(packages=list(PACKAGES))["workers"]
+    assert len(workers) == N_WORKERS
+    assert environment_problems(workers, local_versions()) == ([], [])
+    first, second = sorted(workers)
+    workers[first]["packages"]["gpsteer"] = None  # a worker without gpsteer
+    workers[second]["packages"]["torch"] = "2.9.0"  # a worker with another torch
+    missing, different = environment_problems(workers, local_versions())
+    assert missing == [first] and different == [f"{second}: torch 2.9.0 (here {torch_here()})"]
+
+
+def torch_here() -> str | None:
+    return local_versions()["torch"]

@@ -47,6 +47,7 @@ from gpsteer.training.local_cluster import (
     start_local_cluster,
 )
 from gpsteer.training.trainers import Trainer
+from gpsteer.training.worker_environment import check_worker_environment
 from gpsteer.training.worker_watch import WorkerWatch, local_cluster_of, worker_count
 
 __all__ = ["DaskTrainer", "main_is_guarded"]
@@ -171,6 +172,12 @@ class DaskTrainer(Trainer):
                 "address, or train inline (training='inline')."
             ) from exc
         self._owns_client = True
+        try:
+            check_worker_environment(self._client, address, self._timeout)
+        except TrainingError:
+            self._client.close(timeout=CLOSE_TIMEOUT)
+            self._client = None
+            raise
 
     def _start_embedded(self) -> None:
         self._cluster, self._client = start_local_cluster(self._n_workers, bool(self._processes))
