@@ -20,7 +20,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,27 +39,17 @@ from gpsteer.gp import FunctionMean
 from gpsteer.plans import autonomous_plan
 from gpsteer.training import DaskTrainer
 from tests.system.dask_processes import dask_processes
+from tests.system.training_gate import DEADLINE, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 BOUNDS = [(-2.0, 2.0), (-1.5, 1.5)]
 SPACE = {motor1: BOUNDS[0], motor2: BOUNDS[1]}
-DEADLINE = 120.0  # seconds; only a hang reaches it
 OPTIMIZER = OptimizerSettings(n_candidates=64, n_starts=1, max_iter=10)
 
 det = SynSignal(
     func=lambda: float(np.sin(2 * motor1.position) * np.cos(motor2.position)), name="det"
 )
-
-
-def wait_until(condition: Callable[[], Any], what: str) -> Any:
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def stop_doc(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
