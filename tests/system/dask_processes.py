@@ -77,10 +77,8 @@ def still_running(process: psutil.Process | int) -> bool:
 
 
 def _signal_group(popen: subprocess.Popen, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # the group has ended already
         os.killpg(popen.pid, signum)
-    except ProcessLookupError:
-        pass
 
 
 @contextmanager

@@ -92,8 +92,8 @@ class AgentGenerator(Generator):
                     "suggest or has already taken in; drop the '_id' of points measured "
                     "elsewhere."
                 )
-        keep = {*self.vocs.variable_names, self.agent.value_name, ID_KEY}
-        keep.add(f"{self.agent.value_name}_variance")
+        value = self.agent.value_name
+        keep = {*self.vocs.variable_names, value, f"{value}_variance", ID_KEY}
         self.agent.ingest([{k: v for k, v in r.items() if k in keep} for r in results])
 
     def finalize(self) -> None:
