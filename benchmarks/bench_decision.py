@@ -21,6 +21,7 @@ up to ``--gpcam-up-to`` points).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -108,7 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--record", action="store_true", help="also write benchmarks/results/")
+    parser.add_argument("--quick", action="store_true", help="smoke run: one small raster")
+    parser.add_argument("--out", type=Path, default=Path("bench-output"))
     args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.designs, args.steps, args.gpcam_steps = [256], ["raster"], 4, 2
     limit_threads(args.threads)
     warnings.simplefilter("ignore")
     field = FIELDS["smooth"]
@@ -134,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     header += ["gpCAM ms", "gpCAM / neighbours"]
     table = markdown_table(header, rows)
     print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "decision.json").write_text(json.dumps({"header": header, "rows": rows}))
     if args.record:
         body = (
             f"Median of {args.steps // 2} steps per mode (tell + ask, alternating), "

@@ -54,11 +54,17 @@ def gap_to_data(U: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
     return d2.min(dim=1).values.clamp_min(1e-30).sqrt()
 
 
-def _widest_gap(data: torch.Tensor) -> float:
+def _widest_gap(tree: cKDTree) -> float:
     """The largest distance from a probe point of the unit box to the nearest data point."""
-    probes = qmc.Sobol(data.shape[1], scramble=True, seed=0).random(_PROBES)
-    distance, _ = cKDTree(data.detach().cpu().numpy()).query(probes)
+    probes = qmc.Sobol(tree.m, scramble=True, seed=0).random(_PROBES)
+    distance, _ = tree.query(probes)
     return float(distance.max())
+
+
+def _gap_from_tree(tree: cKDTree, U: torch.Tensor) -> torch.Tensor:
+    """:func:`gap_to_data` without gradients, from a k-d tree of the data (large maps)."""
+    distance, _ = tree.query(U.detach().cpu().numpy())
+    return torch.as_tensor(distance, dtype=U.dtype, device=U.device)
 
 
 class MapUncertainty(Acquisition):
@@ -88,7 +94,8 @@ class MapUncertainty(Acquisition):
         data = (torch.as_tensor(gp.X, dtype=gp.dtype, device=gp.device) - lo) / span
         dim = int(data.shape[1])
         floor = math.inf if self.coverage is None else self.coverage * gp.n ** (-1.0 / dim)
-        widest = _widest_gap(data)
+        tree = cKDTree(data.cpu().numpy())
+        widest = _widest_gap(tree)
         edges = field_kernels(gp.kernel)
 
         def terms(X: torch.Tensor) -> dict[str, float]:
@@ -96,7 +103,7 @@ class MapUncertainty(Acquisition):
                 U = (X - lo) / span
                 out = {
                     "std": float(posterior_std(gp.posterior(X).variance, gp)[0]),
-                    "gap": float(gap_to_data(U, data)[0]),
+                    "gap": float(_gap_from_tree(tree, U)[0]),
                     "widest_gap": widest,
                     "gap_floor": floor,
                 }
@@ -108,7 +115,8 @@ class MapUncertainty(Acquisition):
         if widest > floor:
 
             def fill_gap(X: torch.Tensor) -> torch.Tensor:
-                return gap_to_data((X - lo) / span, data)
+                U = (X - lo) / span
+                return gap_to_data(U, data) if U.requires_grad else _gap_from_tree(tree, U)
 
             # the best candidate will do: no polish
             return ExplainedScorer(fill_gap, "coverage", terms, polish=False)

@@ -68,6 +68,7 @@ from gpsteer.gp import GaussianProcess, Posterior
 from gpsteer.gp.fit import FitResult
 from gpsteer.gp.kernels import Kernel
 from gpsteer.gp.means import Mean
+from gpsteer.gp.neighbours import EXACT_LIMIT, NeighbourGP, model_for_size
 from gpsteer.gp.noise import HomoscedasticNoise, MeasuredNoise, NoiseModel
 from gpsteer.gp.structure import StructureSource, refresh_structure, restore_structure
 
@@ -140,6 +141,11 @@ class Agent:
     num_threads
         Torch threads while the agent computes (default 1: fastest on shared machines);
         ``None`` leaves the process setting.
+    exact_limit
+        Beyond this many points the model predicts from each point's nearest data
+        (:class:`~gpsteer.gp.neighbours.NeighbourGP`: same kernel and hyperparameters,
+        cost independent of N) instead of the exact GP, whose cost grows as N^2 per
+        point. ``None`` keeps the exact GP however large the map.
     """
 
     def __init__(
@@ -162,6 +168,7 @@ class Agent:
         value_name: str = "y",
         optimizer: OptimizerSettings | None = None,
         num_threads: int | None = 1,
+        exact_limit: int | None = EXACT_LIMIT,
     ) -> None:
         self._bounds = check_bounds(bounds)
         d = self._bounds.shape[0]
@@ -187,6 +194,11 @@ class Agent:
         if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
             raise InputError(f"num_threads must be an integer >= 1 or None; got {num_threads!r}.")
         self._num_threads = num_threads
+        if exact_limit is not None and (not isinstance(exact_limit, int) or exact_limit < 1):
+            raise InputError(
+                f"exact_limit must be a positive integer or None; got {exact_limit!r}."
+            )
+        self._exact_limit = exact_limit
         if isinstance(noise, str) and noise not in _NOISES:
             raise InputError(f"Unknown noise {noise!r}; choose one of {sorted(_NOISES)} or None.")
         noise_model = _NOISES[noise]() if isinstance(noise, str) else noise
@@ -305,7 +317,9 @@ class Agent:
             if self.gp.n == 0:
                 self.gp.set_data(X, ym, nvm)
             else:
+                self.gp = model_for_size(self.gp, self._exact_limit, adding=X.shape[0])
                 self.gp.append(X, ym, nvm)
+            self.gp = model_for_size(self.gp, self._exact_limit)
         self._X = np.vstack([self._X, X])
         self._y = np.concatenate([self._y, y])
         if nv is not None:
@@ -369,7 +383,7 @@ class Agent:
         if not self.n:
             return
         edges = None if self._structure is None else self._structure.n_points
-        key = (tuple(self.gp.theta.cpu().tolist()), self.gp.y_scale, edges)
+        key = (tuple(self.gp.theta.cpu().tolist()), self.gp.y_scale, edges, self.model_kind)
         changed = key != self._model_key
         if self._model_key is not None and changed:
             self._version += 1
@@ -380,10 +394,11 @@ class Agent:
     def _check_map(self) -> None:
         """Compare the model with interpolation on held-out points (see :mod:`.map_check`)."""
         was = self._map_check is not None and self._map_check.uses_interpolation
+        index = self.gp.sample_index()  # all points, or a large model's sample of them
         with compute_threads(self._num_threads):
-            residuals = self.gp.leave_one_out_residuals().cpu().numpy() * self.gp.y_scale
+            residuals = self.gp.leave_one_out_residuals(index).cpu().numpy() * self.gp.y_scale
         self._map_check = check_map(
-            self._unit(self._X), self._transform.forward(self._y), residuals
+            self._unit(self._X), self._transform.forward(self._y), residuals, at=index
         )
         if self._map_check is not None and self._map_check.uses_interpolation and not was:
             warnings.warn(f"Agent: {self._map_check.message}.", TrainingWarning, stacklevel=3)
@@ -391,6 +406,11 @@ class Agent:
     def _unit(self, X: np.ndarray) -> np.ndarray:
         lo, hi = self._bounds[:, 0], self._bounds[:, 1]
         return (np.asarray(X, dtype=float) - lo) / (hi - lo)
+
+    @property
+    def model_kind(self) -> str:
+        """``"exact"`` (the exact GP) or ``"neighbours"`` (beyond ``exact_limit`` points)."""
+        return "neighbours" if isinstance(self.gp, NeighbourGP) else "exact"
 
     @property
     def map_check(self) -> MapCheck | None:
@@ -662,6 +682,7 @@ class Agent:
                 "max_iter": self._optimizer.max_iter,
             },
             "num_threads": self._num_threads,
+            "exact_limit": self._exact_limit,
         }
 
     def snapshot(self) -> dict[str, Any]:
@@ -685,6 +706,7 @@ class Agent:
             "theta": self.gp.theta.detach().cpu().numpy().tolist() if fitted else [],
             "structure": None if self._structure is None else self._structure.to_dict(),
             "map_check": None if self._map_check is None else self._map_check.to_dict(),
+            "model": self.model_kind if fitted else None,
         }
 
     def state(self) -> AgentState:
@@ -754,6 +776,7 @@ class Agent:
             nvm = None if nv is None else self._transform.forward_variance(y, nv)
             with compute_threads(self._num_threads):
                 self.gp.set_data_in_steps(X, ym, nvm, steps, restandardize_rest=restandardize_rest)
+                self.gp = model_for_size(self.gp, self._exact_limit)
                 self.gp.set_hyperparameters(meta["hyperparameters"])
                 self.gp.set_theta(np.asarray(arrays["theta"], dtype=float))
                 if meta.get("structure"):
@@ -762,7 +785,12 @@ class Agent:
             self._X, self._y = X.copy(), y.copy()
             self._nv = None if nv is None else nv.copy()
             edges = None if self._structure is None else self._structure.n_points
-            self._model_key = (tuple(self.gp.theta.cpu().tolist()), self.gp.y_scale, edges)
+            self._model_key = (
+                tuple(self.gp.theta.cpu().tolist()),
+                self.gp.y_scale,
+                edges,
+                self.model_kind,
+            )
             check = meta.get("map_check")
             self._map_check = MapCheck.from_dict(check) if check else None
         self._version = int(meta["model_version"])

@@ -67,28 +67,33 @@ class MapCheck:
         }
 
 
-def local_linear_residuals(U: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``(n,)``: each ``y`` minus a plane fitted (least squares) to its ``2 d + 2`` nearest
-    other points, evaluated at its position ``U`` (unit-box coordinates)."""
+def local_linear_residuals(
+    U: np.ndarray, y: np.ndarray, at: np.ndarray | None = None
+) -> np.ndarray:
+    """Each ``y`` (of the points ``at``, default all) minus a plane fitted (least squares)
+    to its ``2 d + 2`` nearest other points, evaluated at its position ``U`` (unit box)."""
     n, d = U.shape
+    at = np.arange(n) if at is None else np.asarray(at, dtype=np.int64)
     k = min(n - 1, 2 * d + 2)
-    _, idx = cKDTree(U).query(U, k=k + 1)
-    out = np.empty(n)
-    for i in range(n):
-        nb = idx[i, 1:]
+    _, idx = cKDTree(U).query(U[at], k=k + 1)
+    out = np.empty(len(at))
+    for row, i in enumerate(at):
+        nb = idx[row][idx[row] != i][:k]
         A = np.column_stack([np.ones(k), U[nb] - U[i]])
         coef, *_ = np.linalg.lstsq(A, y[nb], rcond=None)
-        out[i] = y[i] - coef[0]
+        out[row] = y[i] - coef[0]
     return out
 
 
-def check_map(U: np.ndarray, y: np.ndarray, model_residuals: np.ndarray) -> MapCheck | None:
-    """Compare the model's leave-one-out residuals with interpolation's; ``None`` when there
-    are too few points to say."""
+def check_map(
+    U: np.ndarray, y: np.ndarray, model_residuals: np.ndarray, at: np.ndarray | None = None
+) -> MapCheck | None:
+    """Compare the model's leave-one-out residuals with interpolation's, at the points ``at``
+    (default all; a large map's sample); ``None`` when there are too few points to say."""
     n, d = U.shape
     if n < MIN_POINTS_PER_DIM * d:
         return None
-    interp = local_linear_residuals(U, y)
+    interp = local_linear_residuals(U, y, at)
     return MapCheck(
         model_rmse=float(np.sqrt(np.mean(model_residuals**2))),
         interpolation_rmse=float(np.sqrt(np.mean(interp**2))),

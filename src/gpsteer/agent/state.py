@@ -134,6 +134,8 @@ def constructor_arguments(state: AgentState, overrides: dict[str, Any]) -> dict[
     kwargs["motion_cost"] = MotionCost(**cfg["motion_cost"]) if cfg["motion_cost"] else None
     kwargs["optimizer"] = OptimizerSettings(**cfg["optimizer"])
     kwargs["candidates"] = state.arrays.get("candidates")
+    # states written before the large-N model existed were modelled exactly throughout
+    kwargs["exact_limit"] = cfg.get("exact_limit")
     missing = [k for k in _OBJECT_OPTIONS if isinstance(cfg[k], dict) and k not in overrides]
     if cfg["acquisition"].get("callable") and "acquisition" not in overrides:
         missing.append("acquisition")

@@ -16,6 +16,7 @@ from scipy.spatial import cKDTree
 
 from gpsteer.errors import InputError
 from gpsteer.gp.model import GaussianProcess
+from gpsteer.gp.neighbours import NeighbourGP
 
 __all__ = ["NEIGHBOURS", "near"]
 
@@ -35,6 +36,8 @@ def near(gp: GaussianProcess, Xq: ArrayLike, neighbours: int = NEIGHBOURS) -> Ga
     Xq = np.atleast_2d(np.asarray(Xq, dtype=float))
     if gp.n == 0 or 2 * neighbours * len(Xq) >= gp.n:
         return gp
+    if isinstance(gp, NeighbourGP):  # a large map: its own search tree, in its metric
+        return gp.near(Xq, neighbours)
     lo, hi = gp.input_bounds[:, 0], gp.input_bounds[:, 1]
     tree = cKDTree((gp.X - lo) / (hi - lo))
     _, index = tree.query((Xq - lo) / (hi - lo), k=neighbours)

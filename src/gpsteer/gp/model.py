@@ -467,16 +467,24 @@ class GaussianProcess:
             self._cache = cache
         return cache[1], cache[2]
 
-    def leave_one_out_residuals(self) -> torch.Tensor:
-        """``(n,)`` residuals of each point predicted from all the others, in units of the
-        output scale (closed form: ``[K^-1 r]_i / [K^-1]_ii``); no gradient.
+    def leave_one_out_residuals(self, at: ArrayLike | None = None) -> torch.Tensor:
+        """Residuals of the points ``at`` (default: all) each predicted from all the others,
+        in units of the output scale (closed form: ``[K^-1 r]_i / [K^-1]_ii``); no gradient.
 
         Why: the likelihood alone can prefer a model that explains structured data as
         noise; its leave-one-out error shows that it predicts nothing.
         """
         L, alpha = self._factor()
         with torch.no_grad():
-            return alpha / torch.diagonal(torch.cholesky_inverse(L))
+            residuals = alpha / torch.diagonal(torch.cholesky_inverse(L))
+        if at is None:
+            return residuals
+        return residuals[torch.as_tensor(np.asarray(at, dtype=np.int64), device=self.device)]
+
+    def sample_index(self) -> np.ndarray:
+        """The points behind the likelihood and held-out checks: all of them (a large-N
+        model, :class:`~gpsteer.gp.neighbours.NeighbourGP`, uses a sample)."""
+        return np.arange(self.n)
 
     def log_marginal_likelihood(self, *, include_prior: bool = False) -> torch.Tensor:
         """log p(y | X, hyperparameters) in user units; differentiable in the hyperparameters.
