@@ -149,9 +149,7 @@ class NeighbourGP(GaussianProcess):
         self.training_size = min(training_size, exact_limit)
         self._tree: tuple[Any, ...] | None = None  # (cKDTree, points in it, metric scales)
 
-    def set_data(
-        self, X: ArrayLike, y: ArrayLike, noise_variance: ArrayLike | None = None
-    ) -> None:
+    def set_data(self, X: ArrayLike, y: ArrayLike, noise_variance: ArrayLike | None = None) -> None:
         super().set_data(X, y, noise_variance)
         self._tree = None  # other points: search anew
 
