@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.report import environment, limit_threads, markdown_table, write_outputs
+from gpsteer.gp.neighbours import EXACT_LIMIT
 
 VELOCITY = 100.0  # mm/s
 EXPOSURE = 0.02  # s
@@ -206,7 +207,8 @@ def summarise(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     n = result["points"]
     decisions = np.array(result["decisions"], dtype=float).reshape(-1, 2)
     samples = result["samples"]
-    edges = sorted({e for e in (1, 50, 100, 250, 500, 1000, 1500, 2000, n + 1) if e <= n + 1})
+    steps = (1, 50, 100, 250, 500, 1000, 1500, 2000, 2500, 3000, 3001, 3500, 4000, 4500, 5000)
+    edges = sorted({e for e in (*steps, n + 1) if e <= n + 1})
     rows = []
     for lo, hi in itertools.pairwise(edges):
         sel = decisions[(decisions[:, 0] >= lo) & (decisions[:, 0] < hi), 1]
@@ -215,7 +217,8 @@ def summarise(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         at = [s for s in samples if lo <= s["points"] < hi]
         rss = f"{at[-1]['rss_mb']:.0f}" if at else "-"
         kids = f"{at[-1]['children_rss_mb']:.0f}" if at else "-"
-        model = 8 * (hi - 1) ** 2 / MB
+        exact = hi - 1 <= EXACT_LIMIT  # beyond it the agent holds no N x N factor
+        model = f"{8 * (hi - 1) ** 2 / MB:.1f}" if exact else "- (neighbours)"
         rows.append(
             [
                 f"{lo}-{hi - 1}",
@@ -224,7 +227,7 @@ def summarise(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                 f"{1e3 * np.percentile(sel, 95):.0f}",
                 rss,
                 kids,
-                f"{model:.1f}",
+                model,
             ]
         )
     table = markdown_table(

@@ -122,6 +122,24 @@ def test_replaying_the_whole_run_rebuilds_the_final_agent(mapped: dict[str, Any]
     np.testing.assert_allclose(a.variance, b.variance, rtol=0, atol=TOL)
 
 
+def test_a_run_that_outgrows_the_exact_gp_replays_exactly(
+    RE: RunEngine, catalog: Catalog
+) -> None:
+    agent = fast_agent(exact_limit=14)  # the neighbour model from the 15th point on
+    (uid,) = RE(
+        autonomous_plan([det2d], SPACE, target="det2d", agent=agent, max_points=22, progress=False)
+    )
+    run = catalog[uid]
+    models = [r.state.get("model") for r in read_decisions(run) if r.action == "measure"]
+    assert "exact" in models and models[-1] == "neighbours"  # it switched during the run
+    assert agent.model_kind == "neighbours"
+    assert _check_recorded_posteriors(run) == 22 - 8
+    rebuilt = replay(run)
+    assert rebuilt.model_kind == "neighbours"
+    grid = np.random.default_rng(1).uniform([-2, -1.5], [2, 1.5], size=(100, 2))
+    np.testing.assert_allclose(rebuilt.predict(grid).mean, agent.predict(grid).mean, atol=TOL)
+
+
 def test_resume_continues_in_a_linked_run(
     mapped: dict[str, Any], RE: RunEngine, catalog: Catalog
 ) -> None:
