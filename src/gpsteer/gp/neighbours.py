@@ -266,8 +266,14 @@ class NeighbourGP(GaussianProcess):
         return Posterior(mean=mean, variance=var)
 
     def near(self, Xq: ArrayLike, neighbours: int | None = None) -> GaussianProcess:
-        """The model on the union of the data nearest each row of ``Xq``."""
+        """The exact model on the union of the data nearest each row of ``Xq``."""
         index = np.unique(self.nearest(Xq, neighbours))
+        if index.size > self.exact_limit:
+            raise ConfigurationError(
+                f"the {len(index)} neighbours of these {len(np.atleast_2d(Xq))} points are "
+                f"more than an exact model holds here ({self.exact_limit}); ask for a joint "
+                "posterior (full_cov, sample) of fewer points at a time."
+            )
         return self.subset(index)
 
     def sample_index(self) -> np.ndarray:

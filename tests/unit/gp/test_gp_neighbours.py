@@ -190,3 +190,9 @@ def test_new_data_are_searched_anew() -> None:
     q = queries(1, seed=12)
     distance = np.linalg.norm((X - q) / [2.0, 1.0] / [0.2, 0.3], axis=1)
     assert set(gp.nearest(q)[0]) == set(np.argsort(distance)[:10])
+
+
+def test_a_joint_posterior_too_large_for_an_exact_model_is_refused() -> None:
+    gp = NeighbourGP.from_model(exact_model(900), neighbours=50, exact_limit=100)
+    with pytest.raises(ConfigurationError, match="fewer points at a time"):
+        gp.posterior(queries(20), full_cov=True)
