@@ -122,9 +122,7 @@ def test_replaying_the_whole_run_rebuilds_the_final_agent(mapped: dict[str, Any]
     np.testing.assert_allclose(a.variance, b.variance, rtol=0, atol=TOL)
 
 
-def test_a_run_that_outgrows_the_exact_gp_replays_exactly(
-    RE: RunEngine, catalog: Catalog
-) -> None:
+def test_a_run_that_outgrows_the_exact_gp_replays_exactly(RE: RunEngine, catalog: Catalog) -> None:
     agent = fast_agent(exact_limit=14)  # the neighbour model from the 15th point on
     (uid,) = RE(
         autonomous_plan([det2d], SPACE, target="det2d", agent=agent, max_points=22, progress=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import matplotlib
@@ -71,3 +72,32 @@ def test_the_live_plot_draws_the_newest_map_in_the_background(tmp_path: Path) ->
     assert live.redraws == 1
     assert (tmp_path / "live.png").read_bytes()[:8] == PNG
     assert live.figure.get_suptitle() == "4 points measured"
+
+
+def test_the_live_plot_predicts_off_the_loop_from_the_agent_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = _agent([(0.0, 2.0), (0.0, 1.0)], 12)
+    calls: list[tuple[str, int]] = []
+    predict = Agent.predict
+
+    def recording_predict(self, Xq):  # the real prediction, noting its thread and data
+        calls.append((threading.current_thread().name, self.n))
+        return predict(self, Xq)
+
+    monkeypatch.setattr(Agent, "predict", recording_predict)
+    space = [
+        {"motor": "m1", "field": "m1", "lo": 0.0, "hi": 2.0},
+        {"motor": "m2", "field": "m2", "lo": 0.0, "hi": 1.0},
+    ]
+    live = LiveAgentPlot(tmp_path / "live.png", min_interval=0.0, grid=8)
+    live.attach(agent, space)
+    live.redraw()  # what the loop runs on an agent event
+    agent.tell([[1.0, 0.5], [0.2, 0.2]], [0.0, 0.1])  # the run goes on meanwhile
+    live.wait(timeout=60)
+    assert calls == [("gpsteer-live-plot", 12)]  # off the loop, on the data it was given
+    assert live.figure.get_suptitle() == "12 points measured"
+    live("stop", {})
+    live.wait(timeout=60)
+    assert calls[-1] == ("gpsteer-live-plot", 14)
+    assert live.figure.get_suptitle() == "14 points measured"

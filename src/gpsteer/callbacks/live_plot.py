@@ -5,12 +5,14 @@ and a std panel), used by the replay CLI. :class:`LiveAgentPlot` is a document
 callback that redraws it as an autonomous run goes, and can write a PNG each
 time (the way to watch a run with a non-interactive backend such as Agg).
 
-Callbacks run on the RunEngine's loop, so the live plot only predicts there
-(milliseconds) and draws in a background thread, at most every ``min_interval``.
+Callbacks run on the RunEngine's loop, so the live plot only takes a view of the
+agent there; it predicts and draws in a background thread, at most every
+``min_interval``.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Mapping
@@ -58,7 +60,8 @@ class MapData:
 def predict_map(agent: Any, space: Any, *, grid: int = 60) -> MapData:
     """Evaluate ``agent``'s posterior on a grid over a 1-D or 2-D space.
 
-    The only step of drawing that touches the agent (a few milliseconds).
+    The only step of drawing that touches the agent (milliseconds for a few hundred
+    points, seconds for a 60 x 60 grid of a large map).
     """
     names, bounds = _axes_of(space)
     if len(names) not in (1, 2):
@@ -161,15 +164,29 @@ def _draw_2d(fig: Any, data: MapData) -> None:
         fig.colorbar(image, ax=ax, shrink=0.9)
 
 
+def _prediction_view(agent: Any) -> Any:
+    """A shallow copy of ``agent`` that keeps its data and model as they are now.
+
+    ``tell`` replaces the agent's arrays and the model's tensors instead of changing them
+    in place, so the copy predicts from the data it saw while the run goes on. The
+    kernel's hyperparameters are shared: a training result taken in meanwhile shows in
+    the next frame it draws.
+    """
+    view = copy.copy(agent)
+    view.gp = copy.copy(agent.gp)
+    return view
+
+
 class LiveAgentPlot:
     """A callback that redraws the agent's map after each decision (and at the end).
 
     Pass it to :func:`~gpsteer.plans.autonomous_plan` (``live_plot=``); the plan
     attaches its agent and space and subscribes it for the run.
 
-    Only the prediction on the grid runs on the RunEngine's loop (milliseconds);
-    drawing and saving (often a second) run in a background thread that always
-    draws the newest map and skips the ones it was too slow for.
+    Nothing slow runs on the RunEngine's loop: it only takes a view of the agent as it
+    is (a shallow copy, microseconds); predicting the grid (a second or more for large
+    maps) and drawing and saving run in a background thread that always draws the
+    newest view and skips the ones it was too slow for.
 
     Parameters
     ----------
@@ -209,7 +226,7 @@ class LiveAgentPlot:
         self._last = -np.inf
         self._agent_descriptors: set[str] = set()
         self._lock = threading.Lock()
-        self._latest: MapData | None = None
+        self._latest: Any = None  # the newest agent view not drawn yet
         self._future: Future[None] | None = None
 
     def attach(self, agent: Any, space: Any) -> None:
@@ -232,13 +249,13 @@ class LiveAgentPlot:
             self.redraw()
 
     def redraw(self) -> None:
-        """Predict now; draw (and save) in the background thread."""
+        """Take a view of the agent now; predict, draw (and save) in the background thread."""
         if self.agent is None or self.agent.n == 0:
             return
-        data = predict_map(self.agent, self.space, grid=self.grid)
+        view = _prediction_view(self.agent)
         self._last = time.monotonic()
         with self._lock:
-            self._latest = data
+            self._latest = view
             if self._future is None or self._future.done():
                 # A thread per burst of redraws: it ends once no newer map waits, so an
                 # idle plot holds no thread.
@@ -259,10 +276,11 @@ class LiveAgentPlot:
     def _render(self) -> None:
         while True:
             with self._lock:
-                data, self._latest = self._latest, None
-            if data is None:
+                view, self._latest = self._latest, None
+            if view is None:
                 return
             try:
+                data = predict_map(view, self.space, grid=self.grid)
                 self.figure = draw_map(data, self.figure)
                 if self.save_path is not None:
                     self.figure.savefig(self.save_path, dpi=90)
