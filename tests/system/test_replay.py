@@ -23,6 +23,7 @@ from gpsteer.acquisition import OptimizerSettings
 from gpsteer.agent import TrainingSchedule
 from gpsteer.catalog import Catalog, open_catalog, read_decisions, replay
 from gpsteer.cli import runs as replay_cli
+from gpsteer.cli import watch as watch_cli
 from gpsteer.errors import ConfigurationError, InputError
 from gpsteer.plans import autonomous_plan, resume_plan
 
@@ -38,6 +39,10 @@ def field(x: float, y: float) -> float:
 
 
 det2d = SynSignal(func=lambda: field(motor1.position, motor2.position), name="det2d")
+# The same field behind a 0.2 s exposure: a run that lasts long enough to be watched.
+slow_det = SynSignal(
+    func=lambda: field(motor1.position, motor2.position), name="slow_det", exposure_time=0.2
+)
 # A spectrum whose mean follows the field: an array reading that needs a reduction.
 _channels = np.linspace(-1.0, 1.0, 32)
 spectrum = SynSignal(
@@ -217,7 +222,9 @@ def test_replay_refuses_runs_it_cannot_rebuild(RE: RunEngine, catalog: Catalog) 
 
 def _cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="gpsteer")
-    replay_cli.add_parser(parser.add_subparsers(dest="command"))
+    subparsers = parser.add_subparsers(dest="command")
+    replay_cli.add_parser(subparsers)
+    watch_cli.add_parser(subparsers)
     args = parser.parse_args(argv)
     return args.handler(args)
 
@@ -291,3 +298,83 @@ def test_a_run_trained_on_a_dask_client_replays_and_resumes_with_no_arguments(
     later = replay(catalog[uid])  # the session's cluster is gone: inline, still no arguments
     assert later.n == 10 and later.training_status().backend == "inline"
     later.close()
+
+
+def test_watch_prints_a_stored_runs_decisions_and_its_end(
+    mapped: dict[str, Any], catalog: Catalog, catalog_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog.flush()
+    assert _cli(["watch", mapped["uid"][:8], "--catalog", str(catalog_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    records = read_decisions(mapped["run"])
+    assert lines[0].startswith(f"run {mapped['uid']}")
+    assert len(lines) == 1 + len(records) + 1  # header, one per record, the end
+    measured = [line for line in lines if " measure " in line]
+    assert len(measured) == 20
+    assert "initial_design" in measured[0] and "map/" in measured[-1]
+    assert "initial_design/" not in measured[0]
+    assert "predicted" in measured[-1] and "(exact)" in measured[-1]
+    assert lines[-2].split() == ["20", "stop", "max_points"]
+    assert "ended: success" in lines[-1]
+    assert _cli(["watch", "ffffffff", "--catalog", str(catalog_dir)]) == 1
+    assert "no run 'ffffffff'" in capsys.readouterr().err
+
+
+def test_watch_follows_a_run_from_another_process_while_it_is_written(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    directory = tmp_path / "served"
+    engine = RunEngine(context_managers=[])
+    served = open_catalog(directory, serve=True)
+    watcher, arrivals = None, []  # (monotonic time, line) as the watcher prints them
+
+    def read_lines(stream: Any) -> None:
+        for line in stream:
+            arrivals.append((time.monotonic(), line.rstrip("\n")))
+
+    try:
+        served.subscribe(engine)
+        command = [str(Path(sys.executable).with_name("gpsteer")), "watch"]
+        command += ["--catalog", str(directory), "--interval", "0.2", "--timeout", "300"]
+        watcher = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        reader = threading.Thread(target=read_lines, args=(watcher.stdout,), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 120
+        while not arrivals and time.monotonic() < deadline:  # the watcher is up
+            time.sleep(0.05)
+        assert arrivals and arrivals[0][1].startswith("waiting for the next run")
+        (uid,) = engine(
+            autonomous_plan(
+                [slow_det], SPACE, target="slow_det", agent=fast_agent(), max_points=12,
+                progress=False,
+            )
+        )  # fmt: skip
+        run_ended = time.monotonic()
+        assert watcher.wait(timeout=300) == 0, watcher.stderr.read()
+        reader.join(timeout=30)
+        records = read_decisions(served[uid])
+    finally:
+        if watcher is not None and watcher.poll() is None:
+            watcher.kill()
+            watcher.wait(timeout=30)
+        served.close()
+        engine.loop.call_soon_threadsafe(engine.loop.stop)
+    lines = [line for _, line in arrivals]
+    assert lines[1].startswith(f"run {uid} (autonomous_plan")
+    assert [line.split()[0] for line in lines[2:-1]] == [str(k) for k in range(len(records))]
+    assert lines[-2].endswith("stop     max_points")
+    # it followed the run: decisions were printed before the run had ended
+    assert any(" measure " in line and t < run_ended for t, line in arrivals)
+
+
+def test_watch_gives_up_when_no_run_starts_within_its_timeout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = str(tmp_path / "empty")
+    assert _cli(["watch", "--catalog", empty, "--interval", "0.1", "--timeout", "0.5"]) == 1
+    assert "no run started within 0.5 s (--timeout)" in capsys.readouterr().err

@@ -36,3 +36,23 @@ def test_catalog_and_uri_exclude_each_other(capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize(("text", "key"), [("-1", -1), ("12", 12), ("3f2a9c1e", "3f2a9c1e")])
 def test_run_keys_are_indexes_scan_ids_or_uids(text: str, key: object) -> None:
     assert replay_cli.run_key(text) == key
+
+
+def test_watch_follows_the_next_run_or_a_named_one() -> None:
+    from gpsteer.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["watch"])
+    assert args.run is None and args.interval == 1.0 and args.timeout == 24 * 3600.0
+    args = parser.parse_args(["watch", "-1", "--catalog", "d", "--interval", "0.5"])
+    assert (args.run, args.catalog, args.interval) == ("-1", "d", 0.5)
+
+
+@pytest.mark.parametrize("option", [["--interval", "0"], ["--timeout", "-3"]])
+def test_watch_refuses_waits_that_are_not_positive(
+    option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gpsteer.cli import main
+
+    assert main(["watch", *option]) == 2
+    assert "must be positive" in capsys.readouterr().err

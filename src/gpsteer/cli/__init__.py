@@ -3,7 +3,8 @@
 ``gpsteer sim saxs|arpes|ir [IOC options]`` serves a simulated end station on
 127.0.0.1 (options as for ``python -m gpsteer.sim_devices.saxs_ioc --help``);
 ``gpsteer runs`` lists the runs in the catalog and ``gpsteer replay RUN --out map.png``
-rebuilds a run's model and writes its map.
+rebuilds a run's model and writes its map; ``gpsteer watch [RUN]`` follows a run's
+decisions as they are recorded.
 
 Subcommands register themselves through :data:`SUBCOMMANDS`: a function that
 receives the ``add_subparsers()`` object, adds its parser and sets ``handler``
@@ -17,7 +18,7 @@ import argparse
 import importlib
 from collections.abc import Callable, Sequence
 
-from gpsteer.cli import runs
+from gpsteer.cli import runs, watch
 from gpsteer.devices.stations import STATIONS
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
@@ -50,6 +51,7 @@ def _run_sim(args: argparse.Namespace) -> int:
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_sim,
     runs.add_parser,  # `gpsteer runs` and `gpsteer replay RUN --out map.png`
+    watch.add_parser,  # `gpsteer watch [RUN]`
 ]
 
 

@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "run_key"]
+__all__ = ["add_catalog_options", "add_parser", "open_catalog_of", "run_key"]
 
 
-def _add_catalog_options(parser: argparse.ArgumentParser) -> None:
+def add_catalog_options(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--catalog", metavar="DIR", help="embedded catalog directory")
     where.add_argument("--uri", help="tiled server URI (with --api-key if it needs one)")
@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="list the runs stored in the catalog",
         description="List stored runs, oldest first: uid, time, scan id, plan, events, status.",
     )
-    _add_catalog_options(runs)
+    add_catalog_options(runs)
     runs.add_argument("--limit", type=int, default=20, help="show the newest N runs (default 20)")
     runs.add_argument(
         "--gpsteer-only", action="store_true", help="only runs of autonomous_plan / resume_plan"
@@ -50,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "its map (posterior mean, std and measured points; 1-D and 2-D spaces)."
         ),
     )
-    _add_catalog_options(replay)
+    add_catalog_options(replay)
     replay.add_argument(
         "run", help="uid or uid prefix, a scan id (positive), or -1 for the newest run"
     )
@@ -70,7 +70,8 @@ def run_key(text: str) -> str | int:
         return text
 
 
-def _open(args: argparse.Namespace) -> Any:
+def open_catalog_of(args: argparse.Namespace) -> Any:
+    """The catalog that ``--catalog`` / ``--uri`` name (default: the embedded one)."""
     from gpsteer.catalog.store import open_catalog
 
     if args.uri:
@@ -81,7 +82,7 @@ def _open(args: argparse.Namespace) -> Any:
 def _list_runs(args: argparse.Namespace) -> int:
     from gpsteer.catalog.runs import list_runs
 
-    with _open(args) as catalog:
+    with open_catalog_of(args) as catalog:
         summaries = list_runs(catalog, limit=args.limit)
     if args.gpsteer_only:
         summaries = [s for s in summaries if s.plan_name in ("autonomous_plan", "resume_plan")]
@@ -101,7 +102,7 @@ def _replay(args: argparse.Namespace) -> int:
     from gpsteer.errors import GpsteerError
     from gpsteer.schema import RunStart
 
-    with _open(args) as catalog:
+    with open_catalog_of(args) as catalog:
         try:
             run = catalog[run_key(args.run)]
         except (KeyError, IndexError, ValueError) as exc:
