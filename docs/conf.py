@@ -50,3 +50,15 @@ html_theme_options = {
     "description": "Gaussian-process steering of beamline experiments, as Bluesky plans",
     "fixed_sidebar": True,
 }
+
+
+def _draw_figures(app: object) -> None:
+    """Figures drawn from the code at each build (written under ``_static/generated``)."""
+    sys.path.insert(0, str(ROOT / "docs" / "figures"))
+    import live_plot  # docs/figures/live_plot.py
+
+    live_plot.draw()
+
+
+def setup(app: object) -> None:
+    app.connect("builder-inited", _draw_figures)

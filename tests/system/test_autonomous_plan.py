@@ -584,6 +584,20 @@ def test_the_live_plot_writes_the_map(bare_RE: RunEngine, tmp_path: Path) -> Non
     assert 1 <= live.redraws <= 10 - 8 + 1 + 1
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert live.figure.get_suptitle() == "10 points measured"
+    # why the agent goes where it goes: the acquisition with the latest decision's point
+    # on it, and the stop criterion's trend over the decisions
+    titles = [ax.get_title() for ax in live.figure.axes if ax.get_title()]
+    assert titles[:2] == ["posterior mean", "posterior std"]
+    assert titles[2] in ("acquisition (coverage)", "acquisition (uncertainty)")
+    assert titles[3] == "stop criterion"
+    acquisition_panel = live.figure.axes[
+        [ax.get_title() for ax in live.figure.axes].index(titles[2])
+    ]
+    (chosen,) = [
+        line for line in acquisition_panel.get_lines() if line.get_label() == "latest choice"
+    ]
+    # batch_size 1: the latest decision's one point, the last one measured
+    np.testing.assert_allclose([chosen.get_xdata(), chosen.get_ydata()], agent.X[-1:].T)
 
 
 # -- validation inside a RunEngine, and the default agent --------------------------------

@@ -101,3 +101,25 @@ def test_the_live_plot_predicts_off_the_loop_from_the_agent_as_it_was(
     live.wait(timeout=60)
     assert calls[-1] == ("gpsteer-live-plot", 14)
     assert live.figure.get_suptitle() == "14 points measured"
+
+
+@pytest.mark.parametrize("acquisition", ["map", "variance"])
+def test_the_acquisition_surface_peaks_where_the_agent_goes(acquisition: str) -> None:
+    bounds = [(0.0, 2.0), (0.0, 1.0)]
+    rng = np.random.default_rng(3)
+    X = rng.uniform([0.0, 0.0], [2.0, 1.0], size=(20, 2))
+    agent = Agent(bounds=bounds, seed=0, acquisition=acquisition, train_schedule="never")
+    agent.tell(X, np.sin(3 * X).sum(axis=1))
+    space = [
+        {"motor": "m1", "field": "m1", "lo": 0.0, "hi": 2.0},
+        {"motor": "m2", "field": "m2", "lo": 0.0, "hi": 1.0},
+    ]
+    data = predict_map(agent, space, grid=25, acquisition=True)
+    assert data.acquisition.shape == (625,)
+    expected = {"map": ("coverage", "uncertainty"), "variance": ("variance",)}[acquisition]
+    assert data.acquisition_label in expected
+    suggestion = agent.ask(1)
+    at_chosen, _ = agent.acquisition_surface(suggestion.points)
+    np.testing.assert_allclose(at_chosen, suggestion.values, rtol=1e-9)  # what it scored
+    if acquisition == "variance":  # polished by gradient: no grid point beats it
+        assert at_chosen[0] >= data.acquisition.max() * (1 - 1e-6)

@@ -590,6 +590,23 @@ class Agent:
         mean, var = self._transform.inverse_moments(mean, post.variance)
         return Posterior(mean=mean, variance=var)
 
+    def acquisition_surface(self, Xq: Any) -> tuple[np.ndarray, str]:
+        """The acquisition's value at ``Xq`` ``(m, d)`` as the next decision scores it, and
+        what it is (``map``: ``coverage`` while a hole is wider than the floor, else
+        ``uncertainty``; other acquisitions: their name).
+
+        Why: a scientist sees where the agent wants to go and why (the live plot draws
+        it). Pending points, motion cost and constraints are left out: this is the
+        surface the decision starts from.
+        """
+        self._require_data()
+        Xq = check_points(Xq, self._bounds, "Xq", tolerance=np.inf)
+        context = AcquisitionContext(to_model=self._transform.to_model)
+        with compute_threads(self._num_threads), torch.no_grad():
+            scorer = self._acquisition.bind(self.gp, context)
+            values = scorer(torch.as_tensor(Xq, dtype=self.gp.dtype, device=self.gp.device))
+        return values.cpu().numpy(), str(getattr(scorer, "reason", self._acquisition.name))
+
     def max_uncertainty(self) -> float:
         """Largest posterior standard deviation over the domain (user units): a stopping signal.
 

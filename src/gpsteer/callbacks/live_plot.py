@@ -17,14 +17,14 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gpsteer.errors import ConfigurationError, InputError
-from gpsteer.schema.agent_stream import STREAM
+from gpsteer.schema.agent_stream import STREAM, DecisionRecord
 from gpsteer.schema.run_start import KEY, RunStart
 
 __all__ = ["LiveAgentPlot", "MapData", "draw_map", "plot_map", "predict_map"]
@@ -55,10 +55,18 @@ class MapData:
     axes: tuple[np.ndarray, ...]
     mean: np.ndarray
     std: np.ndarray
+    #: the acquisition on the grid as the next decision scores it, and what it is
+    acquisition: np.ndarray | None = None
+    acquisition_label: str = ""
+    #: the points of the latest decision (its batch), ``(k, d)``
+    chosen: np.ndarray | None = None
+    #: the stop criterion's trend: points held and the largest std at each decision
+    trend: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def predict_map(agent: Any, space: Any, *, grid: int = 60) -> MapData:
-    """Evaluate ``agent``'s posterior on a grid over a 1-D or 2-D space.
+def predict_map(agent: Any, space: Any, *, grid: int = 60, acquisition: bool = False) -> MapData:
+    """Evaluate ``agent``'s posterior (and, with ``acquisition``, its acquisition) on a
+    grid over a 1-D or 2-D space.
 
     The only step of drawing that touches the agent (milliseconds for a few hundred
     points, seconds for a 60 x 60 grid of a large map).
@@ -78,6 +86,7 @@ def predict_map(agent: Any, space: Any, *, grid: int = 60) -> MapData:
         axes = tuple(np.linspace(b[0], b[1], grid) for b in bounds)
         points = np.stack(np.meshgrid(*axes, indexing="xy"), axis=-1).reshape(-1, 2)
     post = agent.predict(points)
+    surface, label = agent.acquisition_surface(points) if acquisition else (None, "")
     return MapData(
         names=tuple(names),
         bounds=bounds,
@@ -86,14 +95,19 @@ def predict_map(agent: Any, space: Any, *, grid: int = 60) -> MapData:
         axes=axes,
         mean=np.asarray(post.mean, dtype=np.float64),
         std=np.sqrt(np.maximum(np.asarray(post.variance, dtype=np.float64), 0.0)),
+        acquisition=surface,
+        acquisition_label=label,
     )
 
 
 def draw_map(data: MapData, figure: Any = None, *, title: str | None = None) -> Any:
-    """Draw ``data`` (1-D: mean and ±2σ band; 2-D: mean and std panels); return the Figure."""
+    """Draw ``data`` (1-D: mean and ±2σ band; 2-D: mean and std panels; the acquisition
+    and the stop criterion's trend when ``data`` has them); return the Figure."""
     from matplotlib.figure import Figure
 
-    fig = figure if figure is not None else Figure(figsize=(10, 4.2), layout="constrained")
+    rows = 2 if data.acquisition is not None or data.trend is not None else 1
+    size = (10, 4.2 * rows)
+    fig = figure if figure is not None else Figure(figsize=size, layout="constrained")
     fig.clear()
     if len(data.names) == 1:
         _draw_1d(fig, data)
@@ -129,7 +143,8 @@ def plot_map(
 
 
 def _draw_1d(fig: Any, data: MapData) -> None:
-    ax = fig.add_subplot(1, 1, 1)
+    rows = 1 + (data.acquisition is not None) + (data.trend is not None)
+    ax = fig.add_subplot(rows, 1, 1)
     xs, mean, std = data.axes[0], data.mean, data.std
     ax.plot(xs, mean, color="C0", label="posterior mean")
     ax.fill_between(xs, mean - 2 * std, mean + 2 * std, color="C0", alpha=0.25, label="±2 std")
@@ -137,15 +152,30 @@ def _draw_1d(fig: Any, data: MapData) -> None:
     ax.set_xlabel(data.names[0])
     ax.set_ylabel("target")
     ax.legend(loc="best", fontsize="small")
+    row = 1
+    if data.acquisition is not None:
+        row += 1
+        ax = fig.add_subplot(rows, 1, row)
+        ax.plot(xs, data.acquisition, color="C2")
+        if data.chosen is not None:
+            for x in data.chosen[:, 0]:
+                ax.axvline(x, color="C3", linestyle="--", linewidth=1)
+        ax.set_xlabel(data.names[0])
+        ax.set_ylabel(_acquisition_title(data))
+    if data.trend is not None:
+        _draw_trend(fig.add_subplot(rows, 1, row + 1), data.trend)
 
 
 def _draw_2d(fig: Any, data: MapData) -> None:
     b = data.bounds
     extent = (b[0, 0], b[0, 1], b[1, 0], b[1, 1])
     shape = (len(data.axes[1]), len(data.axes[0]))
-    panels = (("posterior mean", data.mean, "viridis"), ("posterior std", data.std, "magma"))
+    panels = [("posterior mean", data.mean, "viridis"), ("posterior std", data.std, "magma")]
+    if data.acquisition is not None:
+        panels.append((_acquisition_title(data), data.acquisition, "cividis"))
+    rows = 1 if len(panels) == 2 and data.trend is None else 2
     for i, (label, values, cmap) in enumerate(panels):
-        ax = fig.add_subplot(1, 2, i + 1)
+        ax = fig.add_subplot(rows, 2, i + 1)
         image = ax.imshow(
             values.reshape(shape), origin="lower", extent=extent, aspect="auto", cmap=cmap
         )
@@ -158,10 +188,29 @@ def _draw_2d(fig: Any, data: MapData) -> None:
             markeredgecolor="k",
             markeredgewidth=0.5,
         )
+        if data.chosen is not None and values is data.acquisition:
+            ax.plot(data.chosen[:, 0], data.chosen[:, 1], "*", color="C3", markersize=12,
+                    markeredgecolor="w", label="latest choice")  # fmt: skip
+            ax.legend(loc="upper right", fontsize="small")
         ax.set_xlabel(data.names[0])
         ax.set_ylabel(data.names[1])
         ax.set_title(label)
         fig.colorbar(image, ax=ax, shrink=0.9)
+    if data.trend is not None:
+        _draw_trend(fig.add_subplot(rows, 2, 4), data.trend)
+
+
+def _acquisition_title(data: MapData) -> str:
+    return f"acquisition ({data.acquisition_label})" if data.acquisition_label else "acquisition"
+
+
+def _draw_trend(ax: Any, trend: tuple[np.ndarray, np.ndarray]) -> None:
+    """The stop criterion's signal: the largest posterior std at each decision."""
+    points, largest = trend
+    ax.plot(points, largest, ".-", color="C1")
+    ax.set_xlabel("points measured")
+    ax.set_ylabel("largest std")
+    ax.set_title("stop criterion")
 
 
 def _prediction_view(agent: Any) -> Any:
@@ -175,6 +224,28 @@ def _prediction_view(agent: Any) -> Any:
     view = copy.copy(agent)
     view.gp = copy.copy(agent.gp)
     return view
+
+
+def _with_decisions(data: MapData, records: list[DecisionRecord]) -> MapData:
+    """``data`` with the latest decision's points and the trend of the largest std."""
+    measured = [r for r in records if r.action == "measure"]
+    if not measured:
+        return data
+    latest = [r.position for r in measured if r.decision == measured[-1].decision]
+    # the largest std over the domain where the run computes it (target_uncertainty=),
+    # else the std at the chosen point, which the acquisitions maximise (as the plan does)
+    largest = [
+        (r.n_points, r.max_uncertainty if np.isfinite(r.max_uncertainty) else r.predicted_std)
+        for r in measured
+    ]
+    trend = [(n, value) for n, value in largest if np.isfinite(value)]
+    return replace(
+        data,
+        chosen=np.array(latest, dtype=np.float64),
+        trend=tuple(np.array(column, dtype=np.float64) for column in zip(*trend, strict=True))
+        if trend
+        else None,
+    )
 
 
 class LiveAgentPlot:
@@ -201,6 +272,10 @@ class LiveAgentPlot:
         Prediction points per axis.
     min_interval : float
         Seconds between redraws during the run (the final one always happens).
+    acquisition : bool
+        Also draw the acquisition as the next decision scores it, the points of the
+        latest decision on it, and the stop criterion's trend (the largest std at each
+        decision): why the agent goes where it goes.
     """
 
     def __init__(
@@ -210,6 +285,7 @@ class LiveAgentPlot:
         figure: Any = None,
         grid: int = 60,
         min_interval: float = 2.0,
+        acquisition: bool = True,
     ) -> None:
         if min_interval < 0:
             raise InputError(f"min_interval must be >= 0 seconds, got {min_interval}")
@@ -219,6 +295,9 @@ class LiveAgentPlot:
         self.figure = figure
         self.grid = int(grid)
         self.min_interval = float(min_interval)
+        self.acquisition = bool(acquisition)
+        self._motors: tuple[str, ...] = ()
+        self._records: list[DecisionRecord] = []  # the run's agent stream so far
         self.agent: Any = None
         self.space: Any = None
         self.redraws = 0
@@ -240,9 +319,13 @@ class LiveAgentPlot:
         self.agent, self.space = agent, space
 
     def __call__(self, name: str, doc: Mapping[str, Any]) -> None:
-        if name == "descriptor" and doc.get("name") == STREAM:
+        if name == "start" and KEY in doc:
+            self._motors, self._records = RunStart.from_start(doc).motors, []
+        elif name == "descriptor" and doc.get("name") == STREAM:
             self._agent_descriptors.add(doc["uid"])
         elif name == "event" and doc.get("descriptor") in self._agent_descriptors:
+            if self._motors:
+                self._records.append(DecisionRecord.from_event(doc, self._motors))
             if time.monotonic() - self._last >= self.min_interval:
                 self.redraw()
         elif name == "stop":
@@ -252,7 +335,7 @@ class LiveAgentPlot:
         """Take a view of the agent now; predict, draw (and save) in the background thread."""
         if self.agent is None or self.agent.n == 0:
             return
-        view = _prediction_view(self.agent)
+        view = (_prediction_view(self.agent), list(self._records))
         self._last = time.monotonic()
         with self._lock:
             self._latest = view
@@ -279,8 +362,11 @@ class LiveAgentPlot:
                 view, self._latest = self._latest, None
             if view is None:
                 return
+            agent, records = view
             try:
-                data = predict_map(view, self.space, grid=self.grid)
+                data = predict_map(agent, self.space, grid=self.grid, acquisition=self.acquisition)
+                if self.acquisition:
+                    data = _with_decisions(data, records)
                 self.figure = draw_map(data, self.figure)
                 if self.save_path is not None:
                     self.figure.savefig(self.save_path, dpi=90)
