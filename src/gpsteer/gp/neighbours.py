@@ -42,8 +42,10 @@ __all__ = [
     "supports_neighbours",
 ]
 
-#: Data points each prediction conditions on (2-D maps: mean within ~1 % of the exact
-#: GP's at N = 5000; see docs/reference/large_maps.md).
+#: Data points each prediction conditions on. At N = 5000 the map's error was 0.87-1.10x
+#: the exact GP's on fields with edges and detail, 1.5x on a smooth one (where the exact
+#: GP averages the noise over more points); a decision costs ~4x more per doubling.
+#: See docs/howto/large_maps.md.
 NEIGHBOURS = 64
 #: Largest data set the agent models with the exact GP (see :func:`model_for_size`).
 EXACT_LIMIT = 3000
