@@ -44,7 +44,7 @@ __all__ = [
 
 #: Data points each prediction conditions on. At N = 5000 the map's error was 0.87-1.10x
 #: the exact GP's on fields with edges and detail, 1.5x on a smooth one (where the exact
-#: GP averages the noise over more points); a decision costs ~4x more per doubling.
+#: GP averages the noise over more points); scoring candidates cost 3-7x more per doubling.
 #: See docs/howto/large_maps.md.
 NEIGHBOURS = 64
 #: Largest data set the agent models with the exact GP (see :func:`model_for_size`).
