@@ -378,3 +378,45 @@ def test_watch_gives_up_when_no_run_starts_within_its_timeout(
     empty = str(tmp_path / "empty")
     assert _cli(["watch", "--catalog", empty, "--interval", "0.1", "--timeout", "0.5"]) == 1
     assert "no run started within 0.5 s (--timeout)" in capsys.readouterr().err
+
+
+def test_a_scientist_intervenes_from_another_thread_while_a_run_goes_on(
+    RE: RunEngine, catalog: Catalog
+) -> None:
+    import threading
+    import time
+
+    agent = fast_agent()
+    box_lo, box_hi = (0.0, -1.5), (2.0, 1.5)  # the right half of the space
+    done = threading.Event()
+
+    def scientist() -> None:
+        deadline = time.monotonic() + 120
+        while agent.n < 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        agent.measure_next([[-1.5, 1.0]], origin="scientist")
+        agent.forbid(box_lo, box_hi, origin="scientist")
+        while agent.n < 16 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        agent.stop_after_current(origin="scientist")
+        done.set()
+
+    helper = threading.Thread(target=scientist)
+    helper.start()
+    (uid,) = RE(
+        autonomous_plan(
+            [slow_det], SPACE, target="slow_det", agent=agent, max_points=60, progress=False
+        )
+    )
+    helper.join(timeout=120)
+    assert done.is_set()
+    run = catalog[uid]
+    assert run.metadata["stop"]["reason"] == "requested"
+    records = [r for r in read_decisions(run) if r.action == "measure"]
+    assert len(records) < 60
+    (asked,) = [r for r in records if r.acquisition == "requested"]
+    np.testing.assert_allclose(asked.position, [-1.5, 1.0])
+    assert "requested by scientist at" in asked.message
+    (k,) = [i for i, r in enumerate(records) if "forbidden box [0..2, -1.5..1.5]" in r.message]
+    assert all(r.position[0] <= 0.0 for r in records[k:])  # none inside the box from then on
+    assert replay(run).forbidden[0].lo == box_lo  # the box is in the recorded state

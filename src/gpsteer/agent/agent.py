@@ -8,6 +8,7 @@ bookkeeping that makes its state saveable and a decision traceable to a model ve
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +33,7 @@ from gpsteer.acquisition.design import space_filling
 from gpsteer.acquisition.optimize import Constraint, check_candidates
 from gpsteer.acquisition.threads import compute_threads
 from gpsteer.agent.bluesky_adaptive import OptimizerAdapter
+from gpsteer.agent.interventions import ForbiddenBox, Interventions
 from gpsteer.agent.loop import run_agent
 from gpsteer.agent.map_check import MapCheck, check_map, interpolated_map
 from gpsteer.agent.progress import Progress
@@ -188,6 +190,7 @@ class Agent:
             None if candidates is None else check_candidates(candidates, self._bounds)
         )
         self._constraints = check_constraints(constraints)
+        self._interventions = Interventions(self._bounds)
         self._optimizer = optimizer if optimizer is not None else OptimizerSettings()
         if not isinstance(self._optimizer, OptimizerSettings):
             raise InputError(f"optimizer must be OptimizerSettings; got {optimizer!r}.")
@@ -496,8 +499,18 @@ class Agent:
         cand = (
             self._candidates if candidates is None else check_candidates(candidates, self._bounds)
         )
+        requested, news = self._interventions.take(n)
+        if len(requested):
+            suggestion = self._with_requests(requested, news, n, position, pending_arr, cand)
+            return suggestion
         if self.n == 0:
-            return self._initial_design(n, cand, pending_arr, position)
+            return self._noting(self._initial_design(n, cand, pending_arr, position), news)
+        return self._noting(self._choose(n, position, pending_arr, cand), news)
+
+    def _choose(
+        self, n: int, position: Any, pending_arr: np.ndarray | None, cand: np.ndarray | None
+    ) -> Suggestion:
+        """``n`` points by the acquisition (the agent has data)."""
         self.poll_training()
         with compute_threads(self._num_threads):
             box = cand is None
@@ -512,7 +525,7 @@ class Agent:
                 candidates=seeds,
                 discrete=not box,
                 context=AcquisitionContext(to_model=self._transform.to_model),
-                constraints=self._constraints,
+                constraints=self._all_constraints(),
                 pending=pending_arr,
                 motion=self._motion,
                 position=position,
@@ -546,7 +559,7 @@ class Agent:
             n,
             self._rng,
             candidates=cand,
-            constraints=self._constraints,
+            constraints=self._all_constraints(),
             exclude=pending,
         )
         points = points[order_path(points, position, self._motion)]
@@ -560,6 +573,99 @@ class Agent:
             predicted_std=nan.copy(),
             message="No data yet: a space-filling initial design (no model was used).",
         )
+
+    def _all_constraints(self) -> list[Constraint]:
+        """The agent's constraints and the boxes a scientist forbade."""
+        return [*self._constraints, *self._interventions.constraints()]
+
+    @staticmethod
+    def _noting(suggestion: Suggestion, news: list[str]) -> Suggestion:
+        if not news:
+            return suggestion
+        message = "; ".join([m for m in (suggestion.message, *news) if m])
+        return dataclasses.replace(suggestion, message=message)
+
+    def _with_requests(
+        self,
+        requested: np.ndarray,
+        news: list[str],
+        n: int,
+        position: Any,
+        pending: np.ndarray | None,
+        cand: np.ndarray | None,
+    ) -> Suggestion:
+        """The requested points first (in the order asked), then the acquisition's."""
+        rest = n - len(requested)
+        others = None
+        if rest > 0:
+            busy = requested if pending is None else np.vstack([pending, requested])
+            ahead = requested[-1]
+            others = (
+                self._initial_design(rest, cand, busy, ahead)
+                if self.n == 0
+                else self._choose(rest, ahead, busy, cand)
+            )
+        nan = np.full(len(requested), np.nan)
+        mean, std = nan, nan.copy()
+        if self.n:
+            post = self.predict(requested)
+            mean, std = post.mean, np.sqrt(post.variance)
+        terms = tuple({"reason": "requested"} for _ in requested)
+        mine = Suggestion(
+            points=requested,
+            acquisition="requested",
+            values=nan.copy(),
+            model_version=self.model_version,
+            predicted_mean=mean,
+            predicted_std=std,
+            terms=terms,
+        )
+        if others is not None:
+            mine = dataclasses.replace(
+                mine,
+                points=np.vstack([requested, others.points]),
+                values=np.concatenate([mine.values, others.values]),
+                predicted_mean=np.concatenate([mean, others.predicted_mean]),
+                predicted_std=np.concatenate([std, others.predicted_std]),
+                terms=terms + (others.terms or tuple({} for _ in others.points)),
+                message=others.message,
+                fallback=others.fallback,
+            )
+        return self._noting(mine, news)
+
+    # ------------------------------------------------------------------ interventions
+    def measure_next(self, points: Any, *, origin: str = "session") -> None:
+        """Measure ``points`` ``(m, d)`` at the next decisions, before anything the
+        acquisition would choose, in this order. Safe from another thread while a run
+        goes on; the decision that takes them records it (``origin``, time)."""
+        points = check_points(points, self._bounds, "points")
+        self._interventions.request_points(points, str(origin))
+
+    def forbid(
+        self, lo: Sequence[float], hi: Sequence[float], *, origin: str = "session"
+    ) -> ForbiddenBox:
+        """Never suggest points inside the box ``lo < x < hi`` (user units), from the next
+        decision on; requested points inside it are dropped. Returns the box (for
+        :meth:`allow`). Kept in the agent's state: replay and resume honour it."""
+        return self._interventions.forbid(lo, hi, str(origin))
+
+    def allow(self, box: ForbiddenBox, *, origin: str = "session") -> None:
+        """Suggest points in a forbidden box again."""
+        self._interventions.allow(box, str(origin))
+
+    @property
+    def forbidden(self) -> list[ForbiddenBox]:
+        """The boxes a scientist forbade, oldest first."""
+        return list(self._interventions.boxes)
+
+    def stop_after_current(self, *, origin: str = "session") -> None:
+        """Ask the plan to stop before its next decision: the points already chosen are
+        measured, nothing more (stop reason ``requested``)."""
+        self._interventions.request_stop(str(origin))
+
+    def take_stop_request(self) -> str | None:
+        """Who asked for a stop and when, once (the plan's stopping rules call this)."""
+        return self._interventions.take_stop()
 
     def _check_position(self, position: Any) -> np.ndarray | None:
         if position is None:
@@ -724,6 +830,7 @@ class Agent:
             "structure": None if self._structure is None else self._structure.to_dict(),
             "map_check": None if self._map_check is None else self._map_check.to_dict(),
             "model": self.model_kind if fitted else None,
+            "interventions": self._interventions.to_dict(),
         }
 
     def state(self) -> AgentState:
@@ -815,6 +922,7 @@ class Agent:
         if not keep_seed:
             self._rng.bit_generator.state = meta["rng_state"]
         self._point_ids = list(meta["point_ids"])
+        self._interventions.restore(meta.get("interventions"))
         self.optimizer.restore(meta)
 
     # -- bluesky-adaptive 1.0's Optimizer protocol (gpsteer.agent.bluesky_adaptive) ------

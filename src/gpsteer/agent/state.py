@@ -50,6 +50,8 @@ SNAPSHOT_KEYS = (
     "next_id",
     "structure",
     "map_check",
+    "model",
+    "interventions",
 )
 
 

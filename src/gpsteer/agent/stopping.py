@@ -41,6 +41,8 @@ class StopReason(str, enum.Enum):
     STOP_WHEN = "stop_when"
     #: The agent suggested no point (e.g. every allowed candidate is measured).
     NO_SUGGESTION = "no_suggestion"
+    #: A scientist asked for a stop (``agent.stop_after_current()``).
+    REQUESTED = "requested"
 
     def __str__(self) -> str:
         return self.value
@@ -167,6 +169,9 @@ class StoppingRules:
         is a search over the domain, computed only when a target is set and the agent
         holds data (NaN otherwise).
         """
+        take_stop = getattr(agent, "take_stop_request", None)
+        if take_stop is not None and take_stop() is not None:
+            return StopReason.REQUESTED, math.nan
         if self.stop_when is not None and self.stop_when(agent, progress):
             return StopReason.STOP_WHEN, math.nan
         if self.target_uncertainty is not None and agent.n > 0:
