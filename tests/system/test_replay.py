@@ -320,58 +320,6 @@ def test_watch_prints_a_stored_runs_decisions_and_its_end(
     assert "no run 'ffffffff'" in capsys.readouterr().err
 
 
-def test_watch_follows_a_run_from_another_process_while_it_is_written(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-    import threading
-    import time
-
-    directory = tmp_path / "served"
-    engine = RunEngine(context_managers=[])
-    served = open_catalog(directory, serve=True)
-    watcher, arrivals = None, []  # (monotonic time, line) as the watcher prints them
-
-    def read_lines(stream: Any) -> None:
-        for line in stream:
-            arrivals.append((time.monotonic(), line.rstrip("\n")))
-
-    try:
-        served.subscribe(engine)
-        command = [str(Path(sys.executable).with_name("gpsteer")), "watch"]
-        command += ["--catalog", str(directory), "--interval", "0.2", "--timeout", "300"]
-        watcher = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        reader = threading.Thread(target=read_lines, args=(watcher.stdout,), daemon=True)
-        reader.start()
-        deadline = time.monotonic() + 120
-        while not arrivals and time.monotonic() < deadline:  # the watcher is up
-            time.sleep(0.05)
-        assert arrivals and arrivals[0][1].startswith("waiting for the next run")
-        (uid,) = engine(
-            autonomous_plan(
-                [slow_det], SPACE, target="slow_det", agent=fast_agent(), max_points=12,
-                progress=False,
-            )
-        )  # fmt: skip
-        run_ended = time.monotonic()
-        assert watcher.wait(timeout=300) == 0, watcher.stderr.read()
-        reader.join(timeout=30)
-        records = read_decisions(served[uid])
-    finally:
-        if watcher is not None and watcher.poll() is None:
-            watcher.kill()
-            watcher.wait(timeout=30)
-        served.close()
-        engine.loop.call_soon_threadsafe(engine.loop.stop)
-    lines = [line for _, line in arrivals]
-    assert lines[1].startswith(f"run {uid} (autonomous_plan")
-    assert [line.split()[0] for line in lines[2:-1]] == [str(k) for k in range(len(records))]
-    assert lines[-2].endswith("stop     max_points")
-    # it followed the run: decisions were printed before the run had ended
-    assert any(" measure " in line and t < run_ended for t, line in arrivals)
-
-
 def test_watch_gives_up_when_no_run_starts_within_its_timeout(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
